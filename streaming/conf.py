@@ -1,0 +1,132 @@
+"""The gateway's own settings: one object, one typed property per setting, read on every access.
+
+Reading at call time (not import time) is what lets ``override_settings`` work in tests and lets a
+host site configure the app in its own settings module. ``DEFAULTS`` is the one place that lists
+every setting with its default; each property documents what it does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Upstream (read from Django settings without the GATEWAY_ prefix, as the issue fixes the names).
+    "OPENAI_API_KEY": None,
+    "OPENAI_BASE_URL": "https://api.openai.com/v1",
+    # Transport.
+    "GATEWAY_CONNECT_TIMEOUT": 10.0,
+    "GATEWAY_READ_TIMEOUT": 600.0,
+    "GATEWAY_WRITE_TIMEOUT": 60.0,
+    "GATEWAY_POOL_TIMEOUT": 10.0,
+    "GATEWAY_MAX_CONNECTIONS": 200,
+    "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
+    # Client-facing API.
+    "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "GATEWAY_PING_INTERVAL": 15.0,
+    "GATEWAY_MODEL_MAP": "*haiku*=gpt-5-mini,claude-*=gpt-5",
+    "GATEWAY_MODELS": [
+        "claude-opus-5-5",
+        "claude-opus-4-5",
+        "claude-sonnet-4-6",
+        "claude-sonnet-4-5",
+        "claude-haiku-4-5",
+    ],
+    "GATEWAY_MODEL_PROFILES": None,
+    "GATEWAY_COUNT_TOKENS": "auto",
+    "GATEWAY_CLIENT_KEY_CACHE_SECONDS": 30.0,
+    "GATEWAY_SIGNING_KEY": None,
+}
+
+
+class GatewaySettings:
+    """Typed access to the gateway's settings; see ``DEFAULTS`` for every default."""
+
+    def _get(self, name: str) -> Any:
+        return getattr(settings, name, DEFAULTS[name])
+
+    @property
+    def OPENAI_API_KEY(self) -> str | None:
+        """The upstream API key (secret; no default)."""
+        return self._get("OPENAI_API_KEY") or None
+
+    @property
+    def OPENAI_BASE_URL(self) -> str:
+        """Upstream base URL, openai SDK convention: the transport POSTs to ``{base}/responses``."""
+        return str(self._get("OPENAI_BASE_URL")).rstrip("/")
+
+    @property
+    def CONNECT_TIMEOUT(self) -> float:
+        """Seconds to open a TCP/TLS connection upstream."""
+        return float(self._get("GATEWAY_CONNECT_TIMEOUT"))
+
+    @property
+    def READ_TIMEOUT(self) -> float:
+        """Seconds of upstream silence before giving up (reasoning models can think for minutes)."""
+        return float(self._get("GATEWAY_READ_TIMEOUT"))
+
+    @property
+    def WRITE_TIMEOUT(self) -> float:
+        """Seconds to send the request body upstream."""
+        return float(self._get("GATEWAY_WRITE_TIMEOUT"))
+
+    @property
+    def POOL_TIMEOUT(self) -> float:
+        """Seconds to wait for a free pooled connection."""
+        return float(self._get("GATEWAY_POOL_TIMEOUT"))
+
+    @property
+    def MAX_CONNECTIONS(self) -> int:
+        """Upper bound of concurrent upstream connections per worker."""
+        return int(self._get("GATEWAY_MAX_CONNECTIONS"))
+
+    @property
+    def MAX_KEEPALIVE_CONNECTIONS(self) -> int:
+        """Idle upstream connections kept open per worker."""
+        return int(self._get("GATEWAY_MAX_KEEPALIVE_CONNECTIONS"))
+
+    @property
+    def MAX_BODY_BYTES(self) -> int:
+        """Largest accepted request body; larger ones get 413 ``request_too_large`` (Anthropic allows 32 MB)."""
+        return int(self._get("GATEWAY_MAX_BODY_BYTES"))
+
+    @property
+    def PING_INTERVAL(self) -> float:
+        """Seconds of silence on a client stream before the gateway sends an Anthropic ``ping``."""
+        return float(self._get("GATEWAY_PING_INTERVAL"))
+
+    @property
+    def MODEL_MAP(self) -> str | list[tuple[str, str]]:
+        """Client model -> upstream model: ``"glob=model,glob=model"`` (or a list of pairs); first match wins."""
+        value: str | list[tuple[str, str]] = self._get("GATEWAY_MODEL_MAP")
+        return value
+
+    @property
+    def MODELS(self) -> list[str]:
+        """Client-facing model names listed by ``GET /v1/models``."""
+        return list(self._get("GATEWAY_MODELS"))
+
+    @property
+    def MODEL_PROFILES(self) -> dict[str, dict[str, Any]] | None:
+        """Overrides of the built-in upstream model profiles (glob -> {reasoning, max_output_tokens})."""
+        value: dict[str, dict[str, Any]] | None = self._get("GATEWAY_MODEL_PROFILES")
+        return value
+
+    @property
+    def COUNT_TOKENS(self) -> str:
+        """``auto`` (upstream counting endpoint, local estimate if it has none), ``upstream`` or ``local``."""
+        return str(self._get("GATEWAY_COUNT_TOKENS"))
+
+    @property
+    def CLIENT_KEY_CACHE_SECONDS(self) -> float:
+        """How long a verified client key is trusted in-process before the database is asked again."""
+        return float(self._get("GATEWAY_CLIENT_KEY_CACHE_SECONDS"))
+
+    @property
+    def SIGNING_KEY(self) -> str:
+        """Secret for thinking signatures and client-key hashes; defaults to ``SECRET_KEY``."""
+        return str(self._get("GATEWAY_SIGNING_KEY") or settings.SECRET_KEY)
+
+
+gateway_settings = GatewaySettings()
