@@ -1,0 +1,37 @@
+"""What the response side needs to know about the request it answers (built by ``translate.request``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a client model name goes upstream, and what that upstream model accepts."""
+
+    client_model: str
+    upstream_model: str
+    # Reasoning models reject non-default temperature/top_p and accept ``reasoning``.
+    reasoning: bool = False
+    # The upstream model's output cap; max_tokens above it is clamped (documented), never silently otherwise.
+    max_output_tokens: int | None = None
+    # Reasoning effort sent when the client did not ask for thinking (None: no ``reasoning`` parameter).
+    default_reasoning_effort: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Request facts the response translators use; plain data, safe to share across tasks."""
+
+    client_model: str
+    upstream_model: str
+    # Thinking blocks are returned only when the client asked for thinking.
+    thinking: bool = False
+    # ``omitted``: thinking blocks carry a signature and empty text (Anthropic's ``display: "omitted"``).
+    thinking_display: Literal["summarized", "omitted"] = "summarized"
+    stop_sequences: tuple[str, ...] = ()
+    # Upstream tool name -> client tool name, for names the gateway had to shorten.
+    tool_names: dict[str, str] = field(default_factory=dict)
+    # Secret for minting thinking signatures (translate.signature).
+    signing_key: str = ""
