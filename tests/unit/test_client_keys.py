@@ -1,0 +1,91 @@
+"""Client keys: created once by a management command, stored hashed, accepted from either header."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from streaming.auth import authenticate, extract_client_key, forget_verified_keys
+from streaming.conf import gateway_settings
+from streaming.crypto import hash_client_key
+from streaming.errors import AuthenticationError
+from streaming.models import ClientKey
+
+
+def create_key(name: str = "alice") -> str:
+    out = StringIO()
+    call_command("createclientkey", name, stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    forget_verified_keys()
+
+
+@pytest.mark.django_db
+def test_createclientkey_prints_the_key_alone_on_the_last_line_and_stores_only_its_hash() -> None:
+    key = create_key()
+    row = ClientKey.objects.get(name="alice")
+    assert key.startswith("gwk_") and len(key) > 40
+    assert row.key_hash == hash_client_key(key, gateway_settings.SIGNING_KEY)
+    assert key not in {row.key_hash, row.prefix}
+    assert key.startswith(row.prefix)
+
+
+@pytest.mark.django_db
+def test_each_key_is_different() -> None:
+    assert create_key("a") != create_key("b")
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-api-key": "k1"}, "k1"),
+        ({"authorization": "Bearer k2"}, "k2"),
+        ({"authorization": "bearer  k3 "}, "k3"),
+        ({"x-api-key": "k1", "authorization": "Bearer k2"}, "k1"),
+    ],
+)
+def test_key_is_read_from_x_api_key_or_bearer(headers: dict[str, str], expected: str) -> None:
+    assert extract_client_key(headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "Missing API key"),
+        ({"authorization": "Basic abc"}, "Bearer scheme"),
+        ({"authorization": "Bearer "}, "Missing API key"),
+        ({"x-api-key": "x" * 1000}, "invalid x-api-key"),
+    ],
+)
+def test_missing_or_malformed_credentials_are_authentication_errors(
+    headers: dict[str, str], message: str
+) -> None:
+    with pytest.raises(AuthenticationError, match=message):
+        extract_client_key(headers)
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_a_created_key_authenticates_and_a_wrong_one_does_not() -> None:
+    from asgiref.sync import sync_to_async
+
+    key = await sync_to_async(create_key)()
+    assert await authenticate({"x-api-key": key}) == "alice"
+    with pytest.raises(AuthenticationError):
+        await authenticate({"x-api-key": key + "x"})
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_an_inactive_key_is_rejected() -> None:
+    from asgiref.sync import sync_to_async
+
+    key = await sync_to_async(create_key)()
+    await ClientKey.objects.filter(name="alice").aupdate(is_active=False)
+    with pytest.raises(AuthenticationError):
+        await authenticate({"x-api-key": key})
