@@ -1,0 +1,1069 @@
+"""A scriptable fake of the OpenAI Responses API: a real HTTP/1.1 server on 127.0.0.1, in its own thread.
+
+End-to-end tests point ``OPENAI_BASE_URL`` at ``FakeUpstream.url`` and script, per test and per path, what
+the next requests get: a replayed fixture stream, JSON, an error status, a stall, a dropped connection or a
+slow endless stream. Real sockets (keep-alive, chunked transfer encoding, TCP_NODELAY) so the gateway's
+pooled httpx client, timeouts and disconnect handling are exercised for real. Stdlib only.
+
+    with FakeUpstream() as upstream:
+        upstream.enqueue(replay("text_simple"))
+        upstream.enqueue(sse_events(text_response_events("Hi")), json_response(final_response(...)))
+        ...
+        upstream.wait_for_requests(1)[0].json()["stream"]
+
+Unscripted paths: ``/v1/responses`` (and any path scripted since the last ``reset()``) answer 500
+``nothing scripted``; every other path answers 404, like a compatible server without that endpoint.
+
+The second half of this module builds realistic upstream events (shapes copied from tests/fixtures/*.sse,
+protocol.md B.3/B.4): item-level builders (``message_item_events`` ...) compose into a whole stream with
+``response_events``; ``text_response_events`` and friends cover the common cases in one call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import re
+import secrets
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+RESPONSES_PATH = "/v1/responses"
+INPUT_TOKENS_PATH = "/v1/responses/input_tokens"
+DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
+CREATED_AT = 1767225600
+
+_POLL_SLICE = 0.1  # longest single select() wait; stop() also wakes waiters by shutting their sockets
+_EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\r\n\r\n)|(?<=\r\r)")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Requests and exchanges
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received, as sent on the wire."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class ClientGone(Exception):
+    """The client closed the connection (or the server is stopping) while a behaviour was writing."""
+
+
+class Exchange:
+    """One request/response on a connection: what a behaviour uses to answer."""
+
+    def __init__(self, handler: _Handler, upstream: FakeUpstream, request: RecordedRequest) -> None:
+        self._handler = handler
+        self._upstream = upstream
+        self.request = request
+        self.headers_sent = False
+        self._gone = False
+
+    @property
+    def _sock(self) -> socket.socket:
+        sock: socket.socket = self._handler.connection
+        return sock
+
+    def send_head(self, status: int, headers: dict[str, str] | None = None, *, chunked: bool) -> None:
+        handler = self._handler
+        handler.send_response(status)
+        handler.send_header("x-request-id", "req_" + secrets.token_hex(16))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        if chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+        self._write_guarded(handler.end_headers)
+        self.headers_sent = True
+
+    def send_full(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        """A complete Content-Length response (the connection stays alive)."""
+        merged = {"Content-Type": content_type, "Content-Length": str(len(body)), **(headers or {})}
+        self.send_head(status, merged, chunked=False)
+        self._write_guarded(lambda: self._handler.wfile.write(body))
+
+    def send_chunk(self, data: bytes) -> None:
+        if data:
+            frame = b"%x\r\n%s\r\n" % (len(data), data)
+            self._write_guarded(lambda: self._handler.wfile.write(frame))
+
+    def end_chunks(self) -> None:
+        self._write_guarded(lambda: self._handler.wfile.write(b"0\r\n\r\n"))
+
+    def wait(self, seconds: float) -> None:
+        """Sleep while watching the socket: raises ClientGone as soon as the client hangs up."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._upstream._stopping.is_set():
+                raise ClientGone
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._check_alive(min(remaining, _POLL_SLICE))
+
+    def _check_alive(self, timeout: float) -> None:
+        try:
+            readable, _, _ = select.select([self._sock], [], [], timeout)
+        except (OSError, ValueError):
+            self._client_gone()
+        if not readable:
+            return
+        try:
+            peeked = self._sock.recv(1, socket.MSG_PEEK)
+        except OSError:
+            self._client_gone()
+        if not peeked:
+            self._client_gone()
+        # The client sent bytes mid-response (no pipelining in httpx): do not spin on them.
+        time.sleep(timeout)
+
+    def _write_guarded(self, write: Callable[[], object]) -> None:
+        if self._upstream._stopping.is_set():
+            raise ClientGone
+        try:
+            write()
+        except OSError:
+            self._client_gone()
+
+    def _client_gone(self) -> None:
+        if not self._gone:
+            self._gone = True
+            if not self._upstream._stopping.is_set():
+                self._upstream._record_disconnect()
+        self._handler.close_connection = True
+        raise ClientGone
+
+    def check_alive(self) -> None:
+        """Raise ClientGone now if the client has already hung up (no waiting)."""
+        self._check_alive(0)
+
+    def abort(self, *, reset: bool = False) -> None:
+        """Close the connection without finishing the response (RST when ``reset``)."""
+        self._handler.close_connection = True
+        with contextlib.suppress(OSError):
+            if reset:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Behaviours
+
+
+class Behaviour:
+    """How the fake answers one request. Behaviours are reusable (``set_default``) and thread-safe."""
+
+    streaming = False
+
+    def serve(self, exchange: Exchange) -> None:
+        raise NotImplementedError
+
+
+BehaviourFactory = Callable[[RecordedRequest], Behaviour]
+"""A plain callable queued instead of a Behaviour: gets the request, returns the behaviour to use."""
+
+
+@dataclass(frozen=True)
+class _Full(Behaviour):
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def serve(self, exchange: Exchange) -> None:
+        exchange.send_full(self.status, self.body, self.content_type, self.headers)
+
+
+@dataclass(frozen=True)
+class _Stream(Behaviour):
+    """Chunked ``text/event-stream``: chunks with a delay before each, then end / drop / reset / close."""
+
+    chunks: Callable[[], Iterable[bytes]]
+    delay: float = 0.0
+    status: int = 200
+    ending: str = "end"  # "end" (terminating chunk), "drop" (FIN mid-body), "reset" (RST mid-body)
+    stall: float = 0.0  # silence after the chunks, before the ending
+    headers: dict[str, str] = field(default_factory=dict)
+    streaming = True
+
+    def serve(self, exchange: Exchange) -> None:
+        headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+        exchange.send_head(self.status, {**headers, **self.headers}, chunked=True)
+        for index, chunk in enumerate(self.chunks()):
+            if self.delay and index:
+                exchange.wait(self.delay)
+            else:
+                exchange.check_alive()
+            exchange.send_chunk(chunk)
+        if self.stall:
+            exchange.wait(self.stall)
+        if self.ending == "end":
+            exchange.end_chunks()
+        else:
+            exchange.abort(reset=self.ending == "reset")
+
+
+@dataclass(frozen=True)
+class _Silence(Behaviour):
+    """Read the request, answer nothing for ``seconds``, then close: a read timeout before headers."""
+
+    seconds: float
+    streaming = True
+
+    def serve(self, exchange: Exchange) -> None:
+        with contextlib.suppress(ClientGone):
+            exchange.wait(self.seconds)
+        exchange.abort()
+
+
+def fixture_bytes(fixture: str | Path | bytes) -> bytes:
+    """Raw bytes of a fixture: ``"text_simple"`` -> tests/fixtures/text_simple.sse, a path, or bytes."""
+    if isinstance(fixture, bytes):
+        return fixture
+    path = Path(fixture)
+    if not path.suffix and not path.is_absolute() and len(path.parts) == 1:
+        path = FIXTURES_DIR / f"{fixture}.sse"
+    return path.read_bytes()
+
+
+def split_events(data: bytes) -> list[bytes]:
+    """Split an SSE byte stream after each blank line (one chunk per event, like the real upstream)."""
+    return [part for part in _EVENT_END.split(data) if part]
+
+
+def _fixed_chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def replay(
+    fixture: str | Path | bytes,
+    *,
+    chunk_size: int | None = None,
+    delay: float = 0.0,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Behaviour:
+    """Serve a recorded stream: one chunk per event, or fixed ``chunk_size`` chunks, ``delay`` s apart."""
+    data = fixture_bytes(fixture)
+    chunks = split_events(data) if chunk_size is None else _fixed_chunks(data, chunk_size)
+    return _Stream(lambda: chunks, delay=delay, status=status, headers=dict(headers or {}))
+
+
+def sse_frame(event: dict[str, Any] | bytes, *, line_ending: bytes = b"\n") -> bytes:
+    """``event: <type>`` + ``data: <compact json>`` + blank line; bytes pass through untouched."""
+    if isinstance(event, bytes):
+        return event
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    name = str(event.get("type", "message")).encode()
+    return b"event: " + name + line_ending + b"data: " + data + line_ending + line_ending
+
+
+def _numbered(events: Iterable[dict[str, Any] | bytes]) -> Iterator[dict[str, Any] | bytes]:
+    counter = itertools.count()
+    for event in events:
+        if isinstance(event, dict):
+            seq = next(counter)
+            if "sequence_number" not in event:
+                event = {**event, "sequence_number": seq}
+        yield event
+
+
+def sse_events(
+    events: Iterable[dict[str, Any] | bytes],
+    *,
+    delay: float = 0.0,
+    comments_every: int | None = None,
+    done: bool = False,
+    status: int = 200,
+    line_ending: bytes = b"\n",
+) -> Behaviour:
+    """Stream event dicts as SSE frames (``sequence_number`` added when missing; bytes items sent raw).
+
+    ``comments_every=n`` inserts a ``: keepalive`` comment after every n events; ``done`` ends with
+    ``data: [DONE]`` like some compatible servers.
+    """
+    frames: list[bytes] = []
+    for index, event in enumerate(_numbered(events), start=1):
+        frames.append(sse_frame(event, line_ending=line_ending))
+        if comments_every and index % comments_every == 0:
+            frames.append(b": keepalive" + line_ending + line_ending)
+    if done:
+        frames.append(b"data: [DONE]" + line_ending + line_ending)
+    return _Stream(lambda: frames, delay=delay, status=status)
+
+
+def raw_stream(
+    chunks: Iterable[bytes], *, delay: float = 0.0, status: int = 200, ending: str = "end"
+) -> Behaviour:
+    """Exactly these chunks (each one HTTP chunk), then ``ending``: "end", "drop" or "reset"."""
+    frozen = list(chunks)
+    return _Stream(lambda: frozen, delay=delay, status=status, ending=ending)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Behaviour:
+    """A JSON answer with Content-Length (the non-streaming ``POST /v1/responses`` or input_tokens)."""
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _Full(status, payload, "application/json", dict(headers or {}))
+
+
+def error(
+    status: int, body: dict[str, Any] | str | bytes | None = None, headers: dict[str, str] | None = None
+) -> Behaviour:
+    """An error status. ``None`` body -> an OpenAI-shaped error object; ``str``/``bytes`` -> sent as text."""
+    if body is None:
+        body = {
+            "error": {
+                "message": f"fake upstream error {status}",
+                "type": "server_error" if status >= 500 else "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    if isinstance(body, dict):
+        return json_response(body, status, headers)
+    raw = body.encode() if isinstance(body, str) else body
+    return _Full(status, raw, "text/plain; charset=utf-8", dict(headers or {}))
+
+
+def stall(seconds: float, *, after: bytes = b"", headers_first: bool | None = None) -> Behaviour:
+    """Go silent for ``seconds``, then close the connection.
+
+    With ``after`` (or ``headers_first=True``) the 200 stream headers and those bytes go out first: a read
+    timeout mid-stream. Otherwise nothing at all is sent: a read timeout before the response headers.
+    """
+    send_headers = bool(after) if headers_first is None else headers_first
+    if not send_headers:
+        return _Silence(seconds)
+    chunks = [after] if after else []
+    return _Stream(lambda: chunks, stall=seconds, ending="drop")
+
+
+def drop(after: bytes | str = b"", *, reset: bool = False) -> Behaviour:
+    """Send 200 stream headers and ``after`` (bytes, or a fixture name), then cut the connection mid-body."""
+    data = fixture_bytes(after) if isinstance(after, str) else after
+    chunks = split_events(data)
+    return _Stream(lambda: chunks, ending="reset" if reset else "drop")
+
+
+def slow_stream(
+    events_or_bytes: Iterable[dict[str, Any] | bytes] | bytes | None = None,
+    interval: float = 0.05,
+    *,
+    count: int = 2000,
+) -> Behaviour:
+    """A long stream for disconnect tests: one frame every ``interval`` seconds.
+
+    ``None`` -> a text response with ``count`` deltas of ``"tick "`` (≈ count * interval seconds), so the
+    client can hang up while the upstream is still talking; ``disconnects`` records when it notices.
+    """
+    if isinstance(events_or_bytes, bytes):
+        frames = split_events(events_or_bytes)
+        return _Stream(lambda: frames, delay=interval)
+    if events_or_bytes is not None:
+        frames = [sse_frame(event) for event in _numbered(events_or_bytes)]
+        return _Stream(lambda: frames, delay=interval)
+
+    def generate() -> Iterator[bytes]:
+        events = text_response_events(["tick "] * count)
+        return (sse_frame(event) for event in events)
+
+    return _Stream(generate, delay=interval)
+
+
+def _nothing_scripted(path: str) -> Behaviour:
+    return json_response({"error": {"message": f"fake upstream: nothing scripted for {path}"}}, 500)
+
+
+def _unknown_path(path: str) -> Behaviour:
+    body = {"error": {"message": f"fake upstream: unknown path {path}", "type": "invalid_request_error"}}
+    return json_response(body, 404)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The server
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.upstream._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        self.server.upstream._track(self.connection, add=False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read ``requests``, not stderr."""
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        path, _, query = self.path.partition("?")
+        request = RecordedRequest(
+            method=self.command,
+            path=path,
+            query=query,
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=self._read_body(),
+            received_at=time.monotonic(),
+        )
+        upstream = self.server.upstream
+        behaviour = upstream._next_behaviour(request)
+        exchange = Exchange(self, upstream, request)
+        if behaviour.streaming:
+            upstream._stream_started()
+        try:
+            behaviour.serve(exchange)
+        except ClientGone:
+            self.close_connection = True
+        finally:
+            if behaviour.streaming:
+                upstream._stream_ended()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False  # tracked, so server_close() joins every handler thread
+    block_on_close = True
+    allow_reuse_address = True
+
+    def __init__(self, upstream: FakeUpstream) -> None:
+        self.upstream = upstream
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Connection errors are the client's business (and the point of several tests); others print."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class FakeUpstream:
+    """The fake server. Start it (or use ``with``), script it, read what it received, stop it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._queues: dict[str, deque[Behaviour | BehaviourFactory]] = {}
+        self._defaults: dict[str, Behaviour | BehaviourFactory] = {}
+        self._scripted_paths: set[str] = {RESPONSES_PATH}
+        self._sockets: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._disconnects_seen = 0
+        self.requests: list[RecordedRequest] = []
+        self.disconnects: list[float] = []
+        self.open_streams = 0
+        self.url = ""
+
+    # Lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> FakeUpstream:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server(self)
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}/v1"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-upstream"
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        with self._lock:
+            self._stopping.set()
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:  # wakes handlers idling in keep-alive reads or stalls
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        server.server_close()  # joins the handler threads
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeUpstream:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # Scripting -------------------------------------------------------------------------------------
+
+    def enqueue(self, *behaviours: Behaviour | BehaviourFactory, path: str = RESPONSES_PATH) -> None:
+        """Answers for the next requests to ``path``, first in first out."""
+        with self._lock:
+            self._queues.setdefault(path, deque()).extend(behaviours)
+            self._scripted_paths.add(path)
+
+    def set_default(self, behaviour: Behaviour | BehaviourFactory | None, path: str = RESPONSES_PATH) -> None:
+        """The answer for ``path`` whenever its queue is empty (``None`` removes it)."""
+        with self._lock:
+            if behaviour is None:
+                self._defaults.pop(path, None)
+            else:
+                self._defaults[path] = behaviour
+                self._scripted_paths.add(path)
+
+    def reset(self) -> None:
+        """Forget queues, defaults, recorded requests and disconnects (the server keeps running)."""
+        with self._lock:
+            self._queues.clear()
+            self._defaults.clear()
+            self._scripted_paths = {RESPONSES_PATH}
+            self.requests.clear()
+            self.disconnects.clear()
+            self._disconnects_seen = 0
+
+    # Observing -------------------------------------------------------------------------------------
+
+    def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Block until at least ``n`` requests arrived; returns them all."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.requests) >= n, timeout):
+                raise TimeoutError(f"fake upstream got {len(self.requests)} requests, expected {n}")
+            return list(self.requests)
+
+    def wait_for_disconnect(self, timeout: float = 5.0, *, since: float | None = None) -> float:
+        """Block until the next not-yet-awaited disconnect; returns its delay after ``since`` (default: now)."""
+        start = time.monotonic() if since is None else since
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.disconnects) > self._disconnects_seen, timeout):
+                raise TimeoutError(f"no client disconnect within {timeout} s")
+            when = self.disconnects[self._disconnects_seen]
+            self._disconnects_seen += 1
+        return max(0.0, when - start)
+
+    def wait_for_idle(self, timeout: float = 5.0) -> None:
+        """Block until no stream is being served."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self.open_streams == 0, timeout):
+                raise TimeoutError(f"{self.open_streams} streams still open after {timeout} s")
+
+    # Called by handler threads ----------------------------------------------------------------------
+
+    def _next_behaviour(self, request: RecordedRequest) -> Behaviour:
+        with self._lock:
+            self.requests.append(request)
+            self._lock.notify_all()
+            queue = self._queues.get(request.path)
+            chosen = queue.popleft() if queue else self._defaults.get(request.path)
+            known = request.path in self._scripted_paths
+        if chosen is None:
+            return _nothing_scripted(request.path) if known else _unknown_path(request.path)
+        if isinstance(chosen, Behaviour):
+            return chosen
+        return chosen(request)
+
+    def _record_disconnect(self) -> None:
+        with self._lock:
+            self.disconnects.append(time.monotonic())
+            self._lock.notify_all()
+
+    def _stream_started(self) -> None:
+        with self._lock:
+            self.open_streams += 1
+
+    def _stream_ended(self) -> None:
+        with self._lock:
+            self.open_streams -= 1
+            self._lock.notify_all()
+
+    def _track(self, sock: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if not add:
+                self._sockets.discard(sock)
+                return
+            self._sockets.add(sock)
+            if self._stopping.is_set():  # accepted while stop() ran: do not idle in a keep-alive read
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Upstream event builders (shapes from tests/fixtures/*.sse)
+
+
+def new_id(prefix: str) -> str:
+    """An id shaped like OpenAI's: ``resp_``/``msg_``/``fc_``/``rs_`` + 48 hex, ``call_`` + 24 alnum."""
+    if prefix == "call":
+        return "call_" + secrets.token_urlsafe(18).replace("-", "a").replace("_", "b")[:24]
+    return f"{prefix}_" + secrets.token_hex(24)
+
+
+def usage_object(
+    input_tokens: int = 12,
+    output_tokens: int = 10,
+    *,
+    cached_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    cache_write_tokens: int | None = None,
+) -> dict[str, Any]:
+    """Responses ``usage`` (input includes cached, output includes reasoning: protocol.md B.3)."""
+    details: dict[str, int] = {"cached_tokens": cached_tokens}
+    if cache_write_tokens is not None:
+        details["cache_write_tokens"] = cache_write_tokens
+    return {
+        "input_tokens": input_tokens,
+        "input_tokens_details": details,
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+def response_object(
+    output: list[dict[str, Any]] | None = None,
+    usage: dict[str, Any] | None = None,
+    status: str = "completed",
+    *,
+    response_id: str | None = None,
+    model: str = DEFAULT_MODEL,
+    incomplete_reason: str | None = None,
+    error: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Responses API response object (non-streaming body, and the ``response`` in lifecycle events).
+
+    ``usage`` defaults to ``usage_object()`` for completed/incomplete responses, ``null`` otherwise.
+    """
+    if usage is None and status in ("completed", "incomplete"):
+        usage = usage_object()
+    body: dict[str, Any] = {
+        "id": response_id or new_id("resp"),
+        "object": "response",
+        "created_at": CREATED_AT,
+        "status": status,
+        "background": False,
+        "completed_at": CREATED_AT + 2 if status == "completed" else None,
+        "error": error,
+        "incomplete_details": {"reason": incomplete_reason} if incomplete_reason else None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "max_tool_calls": None,
+        "model": model,
+        "output": list(output or []),
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "prompt_cache_key": None,
+        "reasoning": {"effort": None, "summary": None},
+        "safety_identifier": None,
+        "service_tier": "default",
+        "store": False,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_logprobs": 0,
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage,
+        "user": None,
+        "metadata": {},
+    }
+    body.update(extra)
+    return body
+
+
+def _pieces(text: str | list[str]) -> list[str]:
+    """Deltas as the upstream sends them: words with their leading space (`` "Hello", " world"``)."""
+    if isinstance(text, list):
+        return text
+    return re.findall(r"\s*\S+|\s+$", text) or [text]
+
+
+def _arguments(arguments: str | dict[str, Any]) -> str:
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, separators=(",", ":"))
+
+
+def output_text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+
+
+def message_item(
+    text: str = "", *, item_id: str | None = None, status: str = "completed", refusal: str | None = None
+) -> dict[str, Any]:
+    """An assistant ``message`` output item (one output_text part, or one refusal part)."""
+    part = {"type": "refusal", "refusal": refusal} if refusal is not None else output_text_part(text)
+    return {
+        "id": item_id or new_id("msg"),
+        "type": "message",
+        "status": status,
+        "content": [part],
+        "role": "assistant",
+    }
+
+
+def function_call_item(
+    name: str,
+    arguments: str | dict[str, Any],
+    *,
+    call_id: str | None = None,
+    item_id: str | None = None,
+    status: str = "completed",
+) -> dict[str, Any]:
+    return {
+        "id": item_id or new_id("fc"),
+        "type": "function_call",
+        "status": status,
+        "arguments": _arguments(arguments),
+        "call_id": call_id or new_id("call"),
+        "name": name,
+    }
+
+
+def reasoning_item(
+    summary: list[str] | None = None, *, encrypted_content: str | None = None, item_id: str | None = None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": item_id or new_id("rs"), "type": "reasoning"}
+    if encrypted_content is not None:
+        item["encrypted_content"] = encrypted_content
+    item["summary"] = [{"type": "summary_text", "text": text} for text in summary or []]
+    return item
+
+
+def message_item_events(
+    text: str | list[str],
+    *,
+    output_index: int = 0,
+    item_id: str | None = None,
+    status: str = "completed",
+) -> list[dict[str, Any]]:
+    """added -> content_part.added -> output_text.delta x n -> text.done -> part.done -> item.done."""
+    item_id = item_id or new_id("msg")
+    deltas = _pieces(text)
+    full = "".join(deltas)
+    where = {"item_id": item_id, "output_index": output_index, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {
+            "type": "response.output_item.added",
+            "output_index": output_index,
+            "item": {**message_item(item_id=item_id, status="in_progress"), "content": []},
+        },
+        {"type": "response.content_part.added", **where, "part": output_text_part("")},
+    ]
+    events += [
+        {
+            "type": "response.output_text.delta",
+            **where,
+            "delta": delta,
+            "logprobs": [],
+            "obfuscation": "x" * (12 - min(len(delta), 11)),
+        }
+        for delta in deltas
+    ]
+    events += [
+        {"type": "response.output_text.done", **where, "text": full, "logprobs": []},
+        {"type": "response.content_part.done", **where, "part": output_text_part(full)},
+        {
+            "type": "response.output_item.done",
+            "output_index": output_index,
+            "item": message_item(full, item_id=item_id, status=status),
+        },
+    ]
+    return events
+
+
+def refusal_item_events(
+    refusal: str | list[str], *, output_index: int = 0, item_id: str | None = None
+) -> list[dict[str, Any]]:
+    """A message whose content part is a refusal (``response.refusal.delta`` / ``.done``)."""
+    item_id = item_id or new_id("msg")
+    deltas = _pieces(refusal)
+    full = "".join(deltas)
+    where = {"item_id": item_id, "output_index": output_index, "content_index": 0}
+    return [
+        {
+            "type": "response.output_item.added",
+            "output_index": output_index,
+            "item": {**message_item(item_id=item_id, status="in_progress"), "content": []},
+        },
+        {"type": "response.content_part.added", **where, "part": {"type": "refusal", "refusal": ""}},
+        *({"type": "response.refusal.delta", **where, "delta": delta} for delta in deltas),
+        {"type": "response.refusal.done", **where, "refusal": full},
+        {"type": "response.content_part.done", **where, "part": {"type": "refusal", "refusal": full}},
+        {
+            "type": "response.output_item.done",
+            "output_index": output_index,
+            "item": message_item(item_id=item_id, refusal=full),
+        },
+    ]
+
+
+def function_call_item_events(
+    name: str,
+    arguments: str | dict[str, Any],
+    *,
+    call_id: str | None = None,
+    item_id: str | None = None,
+    output_index: int = 0,
+    chunk_size: int = 8,
+) -> list[dict[str, Any]]:
+    """added (with name, call_id) -> function_call_arguments.delta x n -> arguments.done -> item.done."""
+    item_id = item_id or new_id("fc")
+    call_id = call_id or new_id("call")
+    args = _arguments(arguments)
+    where = {"item_id": item_id, "output_index": output_index}
+    added = function_call_item(name, "", call_id=call_id, item_id=item_id, status="in_progress")
+    return [
+        {"type": "response.output_item.added", "output_index": output_index, "item": added},
+        *(
+            {"type": "response.function_call_arguments.delta", **where, "delta": piece, "obfuscation": "xyz"}
+            for piece in _fixed_text_chunks(args, chunk_size)
+        ),
+        {"type": "response.function_call_arguments.done", **where, "arguments": args},
+        {
+            "type": "response.output_item.done",
+            "output_index": output_index,
+            "item": function_call_item(name, args, call_id=call_id, item_id=item_id),
+        },
+    ]
+
+
+def _fixed_text_chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def reasoning_item_events(
+    summary: list[str | list[str]],
+    *,
+    encrypted_content: str | None = "gAAAAABfake-encrypted-reasoning==",
+    item_id: str | None = None,
+    output_index: int = 0,
+) -> list[dict[str, Any]]:
+    """A reasoning item: summary parts with deltas; ``encrypted_content`` only in output_item.done."""
+    item_id = item_id or new_id("rs")
+    events: list[dict[str, Any]] = [
+        {
+            "type": "response.output_item.added",
+            "output_index": output_index,
+            "item": reasoning_item(item_id=item_id),
+        }
+    ]
+    texts: list[str] = []
+    for index, part in enumerate(summary):
+        deltas = _pieces(part)
+        text = "".join(deltas)
+        texts.append(text)
+        where = {"item_id": item_id, "output_index": output_index, "summary_index": index}
+        events.append(
+            {
+                "type": "response.reasoning_summary_part.added",
+                **where,
+                "part": {"type": "summary_text", "text": ""},
+            }
+        )
+        events += [
+            {"type": "response.reasoning_summary_text.delta", **where, "delta": delta, "obfuscation": "xyz"}
+            for delta in deltas
+        ]
+        events.append({"type": "response.reasoning_summary_text.done", **where, "text": text})
+        events.append(
+            {
+                "type": "response.reasoning_summary_part.done",
+                **where,
+                "part": {"type": "summary_text", "text": text},
+            }
+        )
+    done = reasoning_item(texts, encrypted_content=encrypted_content, item_id=item_id)
+    events.append({"type": "response.output_item.done", "output_index": output_index, "item": done})
+    return events
+
+
+_TERMINAL = {
+    "completed": "response.completed",
+    "incomplete": "response.incomplete",
+    "failed": "response.failed",
+}
+
+
+def response_events(
+    *items: list[dict[str, Any]],
+    response_id: str | None = None,
+    model: str = DEFAULT_MODEL,
+    usage: dict[str, Any] | None = None,
+    status: str = "completed",
+    incomplete_reason: str | None = None,
+    error: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """A whole stream: created -> in_progress -> the items' events -> terminal event; numbered 0..n-1.
+
+    The terminal ``response.output`` is built from the items' ``output_item.done`` events.
+    """
+    response_id = response_id or new_id("resp")
+    start = response_object([], None, "in_progress", response_id=response_id, model=model)
+    item_events = [event for events in items for event in events]
+    output = [event["item"] for event in item_events if event["type"] == "response.output_item.done"]
+    final = response_object(
+        output,
+        usage,
+        status,
+        response_id=response_id,
+        model=model,
+        incomplete_reason=incomplete_reason,
+        error=error,
+    )
+    events = [
+        {"type": "response.created", "response": start},
+        {"type": "response.in_progress", "response": start},
+        *item_events,
+        {"type": _TERMINAL[status], "response": final},
+    ]
+    return [
+        {
+            "type": event["type"],
+            "sequence_number": seq,
+            **{k: v for k, v in event.items() if k != "sequence_number"},
+        }
+        for seq, event in enumerate(events)
+    ]
+
+
+def text_response_events(
+    text: str | list[str],
+    *,
+    response_id: str | None = None,
+    model: str = DEFAULT_MODEL,
+    usage: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """A plain text answer (``text`` as a list gives the exact deltas)."""
+    return response_events(message_item_events(text), response_id=response_id, model=model, usage=usage)
+
+
+def function_call_events(
+    name: str,
+    arguments: str | dict[str, Any],
+    *,
+    call_id: str | None = None,
+    text: str | None = None,
+    response_id: str | None = None,
+    model: str = DEFAULT_MODEL,
+    usage: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """A tool call answer, optionally preceded by a text item (like tool_call.sse)."""
+    items = [message_item_events(text, output_index=0)] if text else []
+    items.append(function_call_item_events(name, arguments, call_id=call_id, output_index=len(items)))
+    return response_events(*items, response_id=response_id, model=model, usage=usage)
+
+
+def reasoning_response_events(
+    summary: list[str | list[str]],
+    text: str | list[str],
+    *,
+    encrypted_content: str | None = "gAAAAABfake-encrypted-reasoning==",
+    reasoning_id: str | None = None,
+    response_id: str | None = None,
+    model: str = "gpt-5-mini-2025-08-07",
+    usage: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Reasoning item (summary parts, encrypted_content in output_item.done) then a text item."""
+    return response_events(
+        reasoning_item_events(summary, encrypted_content=encrypted_content, item_id=reasoning_id),
+        message_item_events(text, output_index=1),
+        response_id=response_id,
+        model=model,
+        usage=usage or usage_object(21, 214, reasoning_tokens=192),
+    )
+
+
+def refusal_response_events(
+    refusal: str | list[str], *, response_id: str | None = None, model: str = DEFAULT_MODEL
+) -> list[dict[str, Any]]:
+    return response_events(refusal_item_events(refusal), response_id=response_id, model=model)
+
+
+def incomplete_response_events(
+    text: str | list[str],
+    *,
+    reason: str = "max_output_tokens",
+    response_id: str | None = None,
+    model: str = DEFAULT_MODEL,
+    usage: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Text cut off: the item's status is ``incomplete`` and the stream ends with ``response.incomplete``."""
+    return response_events(
+        message_item_events(text, status="incomplete"),
+        response_id=response_id,
+        model=model,
+        usage=usage or usage_object(18, 16),
+        status="incomplete",
+        incomplete_reason=reason,
+    )
+
+
+def failed_response_events(
+    message: str = "The server had an error while processing your request. Sorry about that!",
+    *,
+    code: str = "server_error",
+    response_id: str | None = None,
+    model: str = DEFAULT_MODEL,
+) -> list[dict[str, Any]]:
+    """``response.failed`` before any output (like failed.sse)."""
+    return response_events(
+        response_id=response_id, model=model, status="failed", error={"code": code, "message": message}
+    )
+
+
+def error_event(
+    message: str, *, code: str | None = "server_error", error_type: str | None = None, nested: bool = True
+) -> dict[str, Any]:
+    """A mid-stream ``error`` event: live nested shape by default, documented flat shape with ``nested=False``."""
+    if nested:
+        inner = {"type": error_type or code, "code": code, "message": message, "param": None}
+        return {"type": "error", "error": inner}
+    return {"type": "error", "code": code, "message": message, "param": None}
+
+
+def final_response(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``response`` of a stream's terminal event: the matching non-streaming body."""
+    for event in reversed(events):
+        if event.get("type") in _TERMINAL.values():
+            response: dict[str, Any] = event["response"]
+            return response
+    raise ValueError("no terminal response event in these events")
