@@ -1,0 +1,335 @@
+"""End-to-end plumbing: run the real gateway under uvicorn in a subprocess, read its SSE, wait for things.
+
+The gateway runs exactly as in production (``uvicorn gateway.asgi:application``, DEBUG off, SQLite and a
+generated secret key in a temporary data directory); tests talk to it over loopback only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.fakes.upstream import (
+    FIXTURES_DIR,
+    Behaviour,
+    RecordedRequest,
+    final_response,
+    json_response,
+    replay,
+    sse_events,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NODE_DIR = REPO_ROOT / "tests" / "node"
+
+# Variables of the test runner's environment that would change how the gateway under test behaves.
+_GATEWAY_ENV_PREFIXES = ("GATEWAY_", "OPENAI_", "DJANGO_", "ANTHROPIC_")
+_GATEWAY_ENV_NAMES = {"SECRET_KEY", "DATABASE_URL", "DATABASE_CONN_MAX_AGE", "LOG_LEVEL"}
+
+STARTUP_TIMEOUT = 30.0
+SHUTDOWN_TIMEOUT = 10.0
+
+
+@dataclass
+class Gateway:
+    """A running gateway process and what tests need to talk to it."""
+
+    name: str
+    base_url: str
+    client_key: str
+    upstream_key: str
+    data_dir: Path
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        """What the gateway wrote to stderr since ``offset`` (a ``log_size()`` taken earlier)."""
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(offset)
+                return handle.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        """SIGTERM (uvicorn shuts down gracefully, lifespan closes the upstream pool), then SIGKILL."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=SHUTDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=SHUTDOWN_TIMEOUT)
+
+
+def gateway_env(
+    *, data_dir: Path, upstream_url: str, upstream_key: str | None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The gateway's environment: the runner's, minus anything that configures a gateway, plus ours.
+
+    ``SECRET_KEY`` stays unset so the generated-key path (a key file in the data dir) is exercised.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(_GATEWAY_ENV_PREFIXES) and name not in _GATEWAY_ENV_NAMES
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "gateway.settings",
+            "DJANGO_DEBUG": "0",
+            "GATEWAY_DATA_DIR": str(data_dir),
+            "OPENAI_BASE_URL": upstream_url,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    if upstream_key is not None:
+        env["OPENAI_API_KEY"] = upstream_key
+    env.update(extra or {})
+    return env
+
+
+def manage(args: list[str], env: Mapping[str, str]) -> str:
+    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"manage.py {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def create_client_key(env: Mapping[str, str], name: str) -> str:
+    """``createclientkey`` prints the key alone on its last stdout line."""
+    lines = [line for line in manage(["createclientkey", name], env).splitlines() if line.strip()]
+    if not lines:
+        raise RuntimeError("createclientkey printed nothing")
+    return lines[-1].strip()
+
+
+def _listening_socket() -> socket.socket:
+    """A socket bound to a free loopback port, handed to uvicorn with ``--fd`` (no port race)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    sock.set_inheritable(True)
+    return sock
+
+
+def start_gateway(
+    name: str, *, env: Mapping[str, str], client_key: str, upstream_key: str, data_dir: Path, log_path: Path
+) -> Gateway:
+    """Start uvicorn on a free loopback port and wait until ``GET /healthz`` answers."""
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    log = log_path.open("ab")
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "gateway.asgi:application",
+                "--fd",
+                str(sock.fileno()),
+                "--no-access-log",
+                "--log-level",
+                "info",
+                "--timeout-graceful-shutdown",
+                "3",
+            ],
+            cwd=REPO_ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
+        )
+    finally:
+        log.close()
+        sock.close()
+    gateway = Gateway(
+        name=name,
+        base_url=f"http://127.0.0.1:{port}",
+        client_key=client_key,
+        upstream_key=upstream_key,
+        data_dir=data_dir,
+        log_path=log_path,
+        env=dict(env),
+        process=process,
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"gateway {name!r} exited with {process.returncode} before it served /healthz:\n"
+                f"{gateway.log_since(0)}"
+            )
+        try:
+            if httpx.get(f"{gateway.base_url}/healthz", timeout=1.0).status_code == 200:
+                return gateway
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            gateway.stop()
+            raise RuntimeError(
+                f"gateway {name!r} did not serve /healthz in {STARTUP_TIMEOUT}s:\n{gateway.log_since(0)}"
+            )
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening on it (for an unreachable upstream)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def parse_sse(raw: bytes | str) -> list[tuple[str | None, Any]]:
+    """Anthropic SSE from the gateway as ``(event name, parsed data)`` pairs, comments skipped.
+
+    Deliberately strict (only ``\\n`` line endings, JSON data): the gateway writes exactly this form.
+    """
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    events: list[tuple[str | None, Any]] = []
+    for frame in text.split("\n\n"):
+        if not frame.strip():
+            continue
+        name: str | None = None
+        data: list[str] = []
+        for line in frame.split("\n"):
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if key == "event":
+                name = value
+            elif key == "data":
+                data.append(value)
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def event_names(events: Iterable[tuple[str | None, Any]], *, drop_pings: bool = True) -> list[str | None]:
+    return [name for name, _ in events if not (drop_pings and name == "ping")]
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds passed; whether it became true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+
+
+def anthropic_headers(key: str) -> dict[str, str]:
+    """What the SDK sends, for raw httpx requests."""
+    return {"x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+
+
+def answer(events: list[dict[str, Any]]) -> Callable[[RecordedRequest], Behaviour]:
+    """Serve one upstream answer whichever way the gateway asks: SSE if it sent ``stream: true``, else JSON.
+
+    The gateway may stream upstream even for non-streaming clients; tests should not care.
+    """
+
+    def choose(request: RecordedRequest) -> Behaviour:
+        if request.json().get("stream"):
+            return sse_events(events)
+        return json_response(final_response(events))
+
+    return choose
+
+
+def fixture_message(name: str, model: str = "claude-sonnet-4-6") -> dict[str, Any]:
+    """What the official SDK's ``get_final_message()`` makes of ``tests/fixtures/<name>.anthropic.sse``.
+
+    The expected side of the golden end-to-end tests, computed offline by the SDK itself.
+    """
+    import anthropic
+    import httpx2
+
+    data = (FIXTURES_DIR / f"{name}.anthropic.sse").read_bytes()
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=data)
+
+    with (
+        anthropic.Anthropic(
+            api_key="offline",
+            base_url="http://offline",
+            http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+        ) as sdk,
+        sdk.messages.stream(model=model, max_tokens=1, messages=[{"role": "user", "content": "x"}]) as stream,
+    ):
+        return stream.get_final_message().model_dump()
+
+
+def message_text(item: Mapping[str, Any]) -> str:
+    """The text of an upstream input message item, whether its content is a string or a list of parts."""
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content or [] if isinstance(part, Mapping))
+
+
+def items_of_type(payload: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Input items of one ``type`` (message items may omit ``type``: the "easy" form)."""
+    return [item for item in payload["input"] if item.get("type", "message") == kind]
+
+
+def content_parts(payload: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Every content part of one type across the input's message items."""
+    return [
+        part
+        for item in items_of_type(payload, "message")
+        if isinstance(item.get("content"), list)
+        for part in item["content"]
+        if part.get("type") == kind
+    ]
+
+
+def golden(name: str) -> Callable[[RecordedRequest], Behaviour]:
+    """A recorded case (text_simple, tool_call, reasoning_then_text): the ``.sse`` when the gateway streams
+    upstream, else the matching ``.response.json`` body."""
+    body = json.loads((FIXTURES_DIR / f"{name}.response.json").read_text())
+
+    def choose(request: RecordedRequest) -> Behaviour:
+        return replay(name) if request.json().get("stream") else json_response(body)
+
+    return choose
