@@ -1,0 +1,165 @@
+"""Upstream and transport failures -> the client-facing error (protocol.md C.7). Pure.
+
+Three entry points, one per place a failure can surface:
+- ``error_for_status``: the upstream answered an HTTP error before any stream began;
+- ``error_for_event``: a ``response.failed`` / ``error`` event after the client stream began;
+- ``error_for_transport``: no usable answer at all (connect failure, timeout, dropped stream).
+
+Only the upstream ``message`` text reaches the client (an allow-list of one field), after key, org and
+request-id redaction and a length cap: never upstream headers, URLs, keys or tracebacks.
+
+Decisions: upstream 401/403 mean the *gateway's* upstream key was refused, so the client gets 502
+``api_error`` with ``x-should-retry: false`` (401 ``authentication_error`` is reserved for a bad client
+key); an unreachable upstream is 529 ``overloaded_error`` (the SDKs retry it) and a timeout 504
+``timeout_error``; quota exhaustion is 402 ``billing_error``, not a retryable 429; 409 is ``api_error``
+(Anthropic has no conflict type).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from streaming.errors import (
+    BillingError,
+    GatewayError,
+    GatewayTimeoutError,
+    InvalidRequestError,
+    NotFoundError,
+    OverloadedError,
+    RateLimitError,
+    RequestTooLargeError,
+    UpstreamError,
+)
+
+MAX_MESSAGE_CHARS = 2000
+NO_RETRY = {"x-should-retry": "false"}
+_RETRY_HEADERS = ("retry-after", "retry-after-ms")
+
+_REDACTIONS = (
+    (re.compile(r"\bsk-[A-Za-z0-9_*\-]{4,}"), "sk-***"),
+    (re.compile(r"\b(org|proj)[-_][A-Za-z0-9]{6,}"), r"\1-***"),
+    (re.compile(r"\breq_[A-Za-z0-9]{8,}"), "req_***"),
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{8,}"), "Bearer ***"),
+)
+
+# Upstream error ``code``/``type`` values, checked code first (C.7, B.3, B.4).
+_RATE_LIMIT = frozenset(
+    {"rate_limit_exceeded", "too_many_requests", "rate_limit_error", "tokens", "requests"}
+)
+_BILLING = frozenset({"insufficient_quota", "credit_balance_exhausted", "billing_hard_limit_reached"})
+_OVERLOADED = frozenset({"server_is_overloaded", "slow_down", "overloaded_error", "engine_overloaded"})
+_INVALID = frozenset(
+    {
+        "invalid_prompt",
+        "context_length_exceeded",
+        "invalid_request_error",
+        "invalid_base64_image",
+        "unsupported_image_media_type",
+        "empty_image_file",
+        "failed_to_download_image",
+        "bio_policy",
+    }
+)
+_INVALID_PREFIXES = ("invalid_image", "image_")
+
+
+def redact(text: str) -> str:
+    """``text`` without keys, org/project ids or request ids, capped in length."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[:MAX_MESSAGE_CHARS] + "…"
+    return text
+
+
+def _message(error: Mapping[str, object] | None) -> str | None:
+    message = error.get("message") if error else None
+    return redact(message) if isinstance(message, str) and message.strip() else None
+
+
+def _codes(error: Mapping[str, object] | None) -> list[str]:
+    if not error:
+        return []
+    return [v for v in (error.get("code"), error.get("type")) if isinstance(v, str)]
+
+
+def _classify(codes: list[str]) -> type[GatewayError] | None:
+    """The error class named by the first recognised code/type, or None."""
+    for code in codes:
+        if code in _RATE_LIMIT:
+            return RateLimitError
+        if code in _BILLING:
+            return BillingError
+        if code in _OVERLOADED:
+            return OverloadedError
+        if code in _INVALID or code.startswith(_INVALID_PREFIXES):
+            return InvalidRequestError
+    return None
+
+
+def _retry_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return {name: lowered[name] for name in _RETRY_HEADERS if name in lowered}
+
+
+def error_for_status(
+    status: int, error: Mapping[str, object] | None, headers: Mapping[str, str]
+) -> GatewayError:
+    """The client error for an upstream HTTP error answered before any stream began."""
+    message = _message(error)
+    kind = _classify(_codes(error))
+    if status in (401, 403):
+        return UpstreamError(
+            f"The upstream rejected the gateway's credentials (HTTP {status}). This is a gateway "
+            "configuration problem, not a problem with your API key.",
+            headers=NO_RETRY,
+        )
+    if kind is BillingError:
+        return BillingError(message, headers=NO_RETRY)
+    if status == 429:
+        if kind is OverloadedError:
+            return OverloadedError(message, headers=_retry_headers(headers))
+        return RateLimitError(message, headers=_retry_headers(headers))
+    if status == 404:
+        return NotFoundError(message)
+    if status in (408, 504):
+        return GatewayTimeoutError(message)
+    if status == 413:
+        return RequestTooLargeError(message)
+    if status == 409:
+        return UpstreamError(message)
+    if 400 <= status < 500:
+        return InvalidRequestError(message)
+    if status == 503 or kind is OverloadedError:
+        return OverloadedError(message, headers=_retry_headers(headers))
+    return UpstreamError(message)
+
+
+def event_error_fields(data: Mapping[str, object]) -> dict[str, object]:
+    """The fields of an upstream ``error`` event: nested under ``error`` (live API) first, flat (docs) second."""
+    nested = data.get("error")
+    inner: Mapping[str, object] = nested if isinstance(nested, Mapping) else {}
+    fields: dict[str, object] = {}
+    for name in ("type", "code", "message", "param"):
+        value = inner.get(name)
+        if value is None and name != "type":  # the flat event's own ``type`` is just "error"
+            value = data.get(name)
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
+def error_for_event(error: Mapping[str, object]) -> GatewayError:
+    """The client error for a mid-stream failure (``response.failed``'s ``error``, an ``error`` event's fields)."""
+    kind = _classify(_codes(error)) or UpstreamError
+    return kind(_message(error))
+
+
+def error_for_transport(kind: str) -> GatewayError:
+    """The client error when the upstream gave no usable answer: ``connect``, ``timeout`` or ``stream``."""
+    if kind == "connect":
+        return OverloadedError("The upstream is unreachable.")
+    if kind == "timeout":
+        return GatewayTimeoutError("The upstream did not answer in time.")
+    return UpstreamError("The upstream connection failed mid-stream.")

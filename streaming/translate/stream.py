@@ -1,0 +1,589 @@
+"""Responses stream events -> Anthropic stream events (protocol.md C.8): a pure state machine.
+
+``feed(event)`` takes one decoded upstream event (``{"event": name, "data": parsed JSON}``) and returns
+the finished Anthropic SSE frames it produces, in order; ``finish()`` is called at upstream EOF and
+``fail(error)`` when the transport breaks. Dispatch is on ``data["type"]``, never on the SSE event name.
+
+Invariants the SDKs depend on (A.6): ``message_start`` first; block indices 0..n-1 in start order; one
+block open at a time; deltas and stops only for the open block; then ``message_delta`` (all four usage
+numbers) + ``message_stop``, or a single ``event: error`` and nothing after it.
+
+How that is kept:
+- One upstream output item streams at a time. Events of another item that arrive while one is active
+  (recorded streams never interleave, the API does not promise it) wait in ``_pending`` until the active
+  item's ``output_item.done`` (or the terminal event), then replay in ``output_index`` order.
+- Blocks open lazily, on the first text to show: a part that ends empty leaves no empty block (the
+  non-streaming path drops empty text too), and text held back by a stop-sequence filter has a home.
+- Every ``*.done`` event is reconciled with what the deltas delivered: a remainder (or the whole value,
+  from servers that send no deltas) is emitted as one more delta, so concatenated ``partial_json``
+  is exactly the upstream arguments.
+- Finished-output facts (usage, stop reason, ids, tool and thinking blocks, signatures) come from
+  ``translate.response``; nothing is computed twice.
+
+Decisions: after a stop-sequence match the translator ends the message itself and reports
+``output_tokens`` as an estimate (characters streamed / 4, rounded up) and input usage as 0: the
+upstream's usage arrives only with its terminal event, which the gateway no longer reads. Thinking text
+streams both summary and raw ``reasoning_text`` deltas (parts separated by ``"\\n\\n"``); a server that
+sent both would differ from the non-streaming text, which prefers the summary.
+
+Cost (budget ~15 µs per upstream event for the whole gateway): one dict lookup to dispatch, an identity
+check for the active part, and one frame per delta built from a per-block byte prefix plus one C-level
+string escape (``streaming.sse.encode_delta``); the stop-sequence filter runs only when the client set
+stop sequences. No per-event JSON encoding of whole dicts, no regexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from streaming.errors import GatewayError, UpstreamError, envelope
+from streaming.sse import MESSAGE_STOP, delta_prefix, encode_delta, encode_event
+from streaming.translate.context import RequestContext
+from streaming.translate.errors import error_for_event, event_error_fields
+from streaming.translate.response import (
+    THINKING_PART_SEPARATOR,
+    anthropic_message_id,
+    incomplete_reason,
+    message_skeleton,
+    reasoning_block,
+    reasoning_signature,
+    stop_reason_for,
+    tool_use_start,
+    usage_from,
+)
+from streaming.translate.stopseq import StopMatcher
+
+Event = Mapping[str, Any]
+Frames = list[bytes]
+
+_ITEM_DONE = "response.output_item.done"
+_ERROR_EVENTS = frozenset({"error", "response.failed"})
+_STOP_FRAME = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n'
+_TEXT_START = {"type": "text", "text": ""}
+_THINKING_START = {"type": "thinking", "thinking": "", "signature": ""}
+_ENDED_EARLY = "upstream stream ended unexpectedly"
+
+
+class _Part:
+    """One upstream part and the Anthropic block it becomes (``index`` None until the block starts)."""
+
+    __slots__ = ("closed", "index", "prefix", "received")
+
+    def __init__(self) -> None:
+        self.index: int | None = None
+        self.prefix = b""
+        self.closed = False
+        self.received: list[str] = []  # upstream text so far, to reconcile with ``*.done`` values
+
+
+class _Text(_Part):
+    __slots__ = ("matcher", "output_index")
+
+    def __init__(self, output_index: object, matcher: StopMatcher | None) -> None:
+        super().__init__()
+        self.output_index = output_index
+        self.matcher = matcher
+
+
+class _Tool(_Part):
+    __slots__ = ("item",)
+
+    def __init__(self, item: Event | None) -> None:
+        super().__init__()
+        self.item = item
+
+
+class _Reasoning(_Part):
+    __slots__ = ("last_key", "texts")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: dict[tuple[str, object], list[str]] = {}  # ("s", summary_index) / ("c", content_index)
+        self.last_key: tuple[str, object] | None = None
+
+
+def _message_delta(stop_reason: str, stop_sequence: str | None, usage: dict[str, int]) -> bytes:
+    return encode_event(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
+            "usage": usage,
+        },
+    )
+
+
+def _remainder(received: list[str], full: object) -> str:
+    """What ``full`` adds to the text received so far ("" when nothing, or when they disagree)."""
+    if not isinstance(full, str) or not full:
+        return ""
+    got = "".join(received)
+    return full[len(got) :] if len(full) > len(got) and full.startswith(got) else ""
+
+
+class StreamTranslator:
+    """Upstream Responses events in, Anthropic SSE frames out; see the module docstring."""
+
+    def __init__(self, context: RequestContext, request_id: str | None = None) -> None:
+        self._context = context
+        self._request_id = request_id
+        self._summarize = context.thinking and context.thinking_display != "omitted"
+        self._stop_sequences = tuple(s for s in context.stop_sequences if s)
+        self._started = False
+        self._done = False
+        self._error: GatewayError | None = None
+        self._next_index = 0
+        self._current: _Part | None = None
+        self._texts: dict[tuple[object, object], _Text] = {}
+        self._tools: dict[object, _Tool] = {}
+        self._reasoning: dict[object, _Reasoning] = {}
+        self._active: object = None  # output_index of the item streaming now
+        self._pending: dict[Any, list[Event]] = {}
+        self._seen: set[object] = set()
+        self._finished: set[object] = set()
+        self._tool_use = False
+        self._refusal = False
+        self._chars = 0
+
+    @property
+    def started(self) -> bool:
+        """``message_start`` was emitted (before it, an error can still be a plain HTTP error)."""
+        return self._started
+
+    @property
+    def done(self) -> bool:
+        """The client stream is complete (``message_stop`` or ``error`` emitted): stop reading upstream."""
+        return self._done
+
+    @property
+    def error(self) -> GatewayError | None:
+        """The error that ended the stream, if one did."""
+        return self._error
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def feed(self, event: Mapping[str, Any]) -> Frames:
+        """The Anthropic frames for one upstream event (often none)."""
+        if self._done:
+            return []
+        data = event.get("data")
+        if not isinstance(data, dict):
+            if isinstance(data, str) and data.strip() == "[DONE]":  # compatible servers' end marker
+                return self.finish()
+            return self.fail(UpstreamError("The upstream sent an event that is not valid JSON."))
+        kind = data.get("type")
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            return []  # unknown and ping-like events
+        out: Frames = []
+        if not self._started and kind not in _ERROR_EVENTS:
+            self._start_message(data, out)
+        output_index = data.get("output_index")
+        if output_index is None:
+            handler(self, data, out)
+            return out
+        self._seen.add(output_index)
+        if output_index in self._finished:  # a late event for an item that already ended
+            handler(self, data, out)
+            return out
+        if self._active is None:
+            self._active = output_index
+        elif output_index != self._active:
+            self._pending.setdefault(output_index, []).append(data)
+            return out
+        handler(self, data, out)
+        if kind == _ITEM_DONE and not self._done:
+            self._finished.add(output_index)
+            self._active = None
+            self._drain(out, everything=False)
+        return out
+
+    def finish(self) -> Frames:
+        """Frames at upstream EOF: nothing after a terminal event, else an ``api_error``."""
+        if self._done:
+            return []
+        return self.fail(UpstreamError(_ENDED_EARLY))
+
+    def fail(self, error: GatewayError) -> Frames:
+        """The ``event: error`` frame that ends the stream (nothing more follows)."""
+        if self._done:
+            return []
+        out: Frames = []
+        self._end_with_error(error, out)
+        return out
+
+    # -- message level --------------------------------------------------------------------------
+
+    def _start_message(self, data: Event, out: Frames) -> None:
+        response = data.get("response")
+        msg_id = anthropic_message_id(response if isinstance(response, Mapping) else {})
+        message = message_skeleton(msg_id, self._context)
+        out.append(encode_event("message_start", {"type": "message_start", "message": message}))
+        self._started = True
+
+    def _end_with_error(self, error: GatewayError, out: Frames) -> None:
+        out.append(encode_event("error", envelope(error, self._request_id)))
+        self._error = error
+        self._done = True
+
+    def _drain(self, out: Frames, *, everything: bool) -> None:
+        """Replay events of items that waited while another item streamed, lowest output_index first."""
+        while self._pending and not self._done and (everything or self._active is None):
+            output_index = min(self._pending)
+            self._active = output_index
+            for data in self._pending.pop(output_index):
+                _HANDLERS[data["type"]](self, data, out)
+                if self._done:
+                    return
+                if data["type"] == _ITEM_DONE:
+                    self._finished.add(output_index)
+                    self._active = None
+
+    def _on_terminal(self, data: Event, out: Frames) -> None:
+        response = data.get("response")
+        if not isinstance(response, Mapping):
+            response = {}
+        self._drain(out, everything=True)
+        self._active = None
+        # Items only the terminal response carries (servers that stream no item events).
+        output = response.get("output")
+        for output_index, item in enumerate(output if isinstance(output, list) else ()):
+            if output_index not in self._seen and isinstance(item, Mapping) and not self._done:
+                self._on_item_done({"output_index": output_index, "item": item}, out)
+        self._finish_current(out)
+        if self._done:
+            return
+        status = response.get("status") or (
+            "incomplete" if data.get("type") == "response.incomplete" else "completed"
+        )
+        stop_reason = stop_reason_for(
+            status, incomplete_reason(response), tool_use=self._tool_use, refusal=self._refusal
+        )
+        out.append(_message_delta(stop_reason, None, usage_from(response.get("usage"))))
+        out.append(MESSAGE_STOP)
+        self._done = True
+
+    def _on_failed(self, data: Event, out: Frames) -> None:
+        response = data.get("response")
+        error = response.get("error") if isinstance(response, Mapping) else None
+        self._end_with_error(error_for_event(error if isinstance(error, Mapping) else {}), out)
+
+    def _on_error(self, data: Event, out: Frames) -> None:
+        self._end_with_error(error_for_event(event_error_fields(data)), out)
+
+    def _on_nothing(self, data: Event, out: Frames) -> None:
+        """Known events with nothing to say (the message start is handled by ``feed``)."""
+
+    # -- blocks -------------------------------------------------------------------------------
+
+    def _activate(self, part: _Part, out: Frames) -> None:
+        if self._current is not part:
+            self._finish_current(out)
+            self._current = part
+
+    def _start_block(self, part: _Part, block: Mapping[str, Any], delta_type: str, out: Frames) -> None:
+        self._activate(part, out)
+        index = self._next_index
+        self._next_index += 1
+        out.append(
+            encode_event(
+                "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
+            )
+        )
+        part.index = index
+        part.prefix = delta_prefix(index, delta_type, _DELTA_FIELDS[delta_type])
+
+    def _delta(self, part: _Part, value: str, out: Frames) -> None:
+        out.append(encode_delta(part.prefix, value))
+        self._chars += len(value)
+
+    def _close(self, part: _Part, out: Frames) -> None:
+        if part.index is not None and not part.closed:
+            out.append(_STOP_FRAME % part.index)
+        part.closed = True
+        if self._current is part:
+            self._current = None
+
+    def _finish_current(self, out: Frames) -> None:
+        """End the part that owns the output: release held-back text, close its block."""
+        part = self._current
+        if part is None:
+            return
+        if isinstance(part, _Text) and part.matcher is not None and (held := part.matcher.flush()):
+            self._emit_text(part, held, out)
+        self._close(part, out)
+
+    # -- text and refusals --------------------------------------------------------------------
+
+    def _text_part(self, data: Event) -> _Text:
+        key = (data.get("output_index"), data.get("content_index"))
+        part = self._texts.get(key)
+        if part is None or part.closed:
+            matcher = StopMatcher(self._stop_sequences) if self._stop_sequences else None
+            part = self._texts[key] = _Text(key[0], matcher)
+        return part
+
+    def _text(self, part: _Text, text: str, out: Frames) -> None:
+        if not text:
+            return
+        self._activate(part, out)
+        part.received.append(text)
+        if part.matcher is not None:
+            text, matched = part.matcher.feed(text)
+            if matched is not None:
+                self._stop_at_sequence(part, text, matched, out)
+                return
+        if text:
+            self._emit_text(part, text, out)
+
+    def _emit_text(self, part: _Text, text: str, out: Frames) -> None:
+        if part.index is None:
+            self._start_block(part, _TEXT_START, "text_delta", out)
+        self._delta(part, text, out)
+
+    def _stop_at_sequence(self, part: _Text, before: str, sequence: str, out: Frames) -> None:
+        if before:
+            self._emit_text(part, before, out)
+        self._close(part, out)
+        usage = usage_from({"output_tokens": (self._chars + 3) // 4})
+        out.append(_message_delta("stop_sequence", sequence, usage))
+        out.append(MESSAGE_STOP)
+        self._done = True
+
+    def _reconcile_text(self, data: Event, full: object, out: Frames) -> None:
+        part = self._texts.get((data.get("output_index"), data.get("content_index")))
+        if part is None:
+            part = self._text_part(data)
+        elif part.closed:
+            return
+        self._text(part, _remainder(part.received, full), out)
+
+    def _on_text_delta(self, data: Event, out: Frames) -> None:
+        delta = data.get("delta")
+        if isinstance(delta, str):
+            self._text(self._text_part(data), delta, out)
+
+    def _on_refusal_delta(self, data: Event, out: Frames) -> None:
+        self._refusal = True
+        self._on_text_delta(data, out)
+
+    def _on_text_done(self, data: Event, out: Frames) -> None:
+        self._reconcile_text(data, data.get("text"), out)
+
+    def _on_refusal_done(self, data: Event, out: Frames) -> None:
+        self._refusal = True
+        self._reconcile_text(data, data.get("refusal"), out)
+
+    def _on_part_added(self, data: Event, out: Frames) -> None:
+        part = data.get("part")
+        if isinstance(part, Mapping) and part.get("type") == "refusal":
+            self._refusal = True
+
+    def _on_part_done(self, data: Event, out: Frames) -> None:
+        part = data.get("part")
+        if not isinstance(part, Mapping) or part.get("type") not in ("output_text", "refusal"):
+            return
+        refusal = part.get("type") == "refusal"
+        self._refusal = self._refusal or refusal
+        self._reconcile_text(data, part.get("refusal" if refusal else "text"), out)
+        text_part = self._texts.get((data.get("output_index"), data.get("content_index")))
+        if text_part is not None and self._current is text_part and not self._done:
+            self._finish_current(out)
+
+    def _message_done(self, data: Event, item: Event, out: Frames) -> None:
+        content = item.get("content")
+        for content_index, part in enumerate(content if isinstance(content, list) else ()):
+            if self._done:
+                return
+            if isinstance(part, Mapping) and part.get("type") in ("output_text", "refusal"):
+                self._on_part_done({**data, "content_index": content_index, "part": part}, out)
+        current = self._current
+        if isinstance(current, _Text) and current.output_index == data.get("output_index") and not self._done:
+            self._finish_current(out)
+
+    # -- function calls -----------------------------------------------------------------------
+
+    def _tool_part(self, data: Event) -> _Tool:
+        output_index = data.get("output_index")
+        part = self._tools.get(output_index)
+        if part is None:
+            part = self._tools[output_index] = _Tool(None)
+        return part
+
+    def _start_tool(self, part: _Tool, item: Event, out: Frames) -> None:
+        part.item = item
+        self._start_block(part, tool_use_start(item, self._context), "input_json_delta", out)
+        self._tool_use = True
+        if arguments := "".join(part.received):
+            self._delta(part, arguments, out)
+
+    def _arguments(self, part: _Tool, arguments: str, out: Frames) -> None:
+        if not arguments or part.closed:
+            return
+        self._activate(part, out)
+        part.received.append(arguments)
+        if part.index is not None:
+            self._delta(part, arguments, out)
+
+    def _on_arguments_delta(self, data: Event, out: Frames) -> None:
+        delta = data.get("delta")
+        if isinstance(delta, str):
+            self._arguments(self._tool_part(data), delta, out)
+
+    def _on_arguments_done(self, data: Event, out: Frames) -> None:
+        part = self._tool_part(data)
+        self._arguments(part, _remainder(part.received, data.get("arguments")), out)
+
+    def _tool_done(self, data: Event, item: Event, out: Frames) -> None:
+        part = self._tool_part(data)
+        if part.closed:
+            return
+        self._arguments(part, _remainder(part.received, item.get("arguments")), out)
+        if part.index is None:
+            self._start_tool(part, item, out)
+        self._close(part, out)
+
+    # -- reasoning ----------------------------------------------------------------------------
+
+    def _reasoning_part(self, data: Event) -> _Reasoning:
+        output_index = data.get("output_index")
+        part = self._reasoning.get(output_index)
+        if part is None:
+            part = self._reasoning[output_index] = _Reasoning()
+        return part
+
+    def _thinking(self, part: _Reasoning, key: tuple[str, object], text: str, out: Frames) -> None:
+        if not text or part.closed:
+            return
+        self._activate(part, out)
+        part.texts.setdefault(key, []).append(text)
+        if part.index is None:
+            self._start_block(part, _THINKING_START, "thinking_delta", out)
+        if part.last_key != key:
+            if part.last_key is not None:
+                self._delta(part, THINKING_PART_SEPARATOR, out)
+            part.last_key = key
+        self._delta(part, text, out)
+
+    def _reconcile_thinking(self, data: Event, key: tuple[str, object], full: object, out: Frames) -> None:
+        if self._summarize:
+            part = self._reasoning_part(data)
+            self._thinking(part, key, _remainder(part.texts.get(key, []), full), out)
+
+    def _on_summary_delta(self, data: Event, out: Frames) -> None:
+        delta = data.get("delta")
+        if self._summarize and isinstance(delta, str):
+            self._thinking(self._reasoning_part(data), ("s", data.get("summary_index")), delta, out)
+
+    def _on_reasoning_text_delta(self, data: Event, out: Frames) -> None:
+        delta = data.get("delta")
+        if self._summarize and isinstance(delta, str):
+            self._thinking(self._reasoning_part(data), ("c", data.get("content_index")), delta, out)
+
+    def _on_summary_text_done(self, data: Event, out: Frames) -> None:
+        self._reconcile_thinking(data, ("s", data.get("summary_index")), data.get("text"), out)
+
+    def _on_summary_part_done(self, data: Event, out: Frames) -> None:
+        part = data.get("part")
+        text = part.get("text") if isinstance(part, Mapping) else None
+        self._reconcile_thinking(data, ("s", data.get("summary_index")), text, out)
+
+    def _on_reasoning_text_done(self, data: Event, out: Frames) -> None:
+        self._reconcile_thinking(data, ("c", data.get("content_index")), data.get("text"), out)
+
+    def _reasoning_done(self, data: Event, item: Event, out: Frames) -> None:
+        if not self._context.thinking:
+            return
+        part = self._reasoning_part(data)
+        if part.closed:
+            return
+        if part.index is None:
+            # Nothing streamed (display omitted, no summary, or a server without deltas): the finished block.
+            block = reasoning_block(item, self._context)
+            if block is None:
+                part.closed = True
+                return
+            if block["type"] == "redacted_thinking":
+                self._start_block(part, block, "thinking_delta", out)
+                self._close(part, out)
+                return
+            self._start_block(part, _THINKING_START, "thinking_delta", out)
+            if block["thinking"]:
+                self._delta(part, block["thinking"], out)
+            signature = block["signature"]
+        else:
+            for kind, field in (("s", "summary"), ("c", "content")):
+                parts = item.get(field)
+                if kind == "c" and not any(key[0] == "c" for key in part.texts):
+                    continue
+                for index, piece in enumerate(parts if isinstance(parts, list) else ()):
+                    text = piece.get("text") if isinstance(piece, Mapping) else None
+                    self._thinking(
+                        part, (kind, index), _remainder(part.texts.get((kind, index), []), text), out
+                    )
+            signature = reasoning_signature(item, self._context)
+        if signature:
+            self._activate(part, out)
+            out.append(encode_delta(delta_prefix(part.index or 0, "signature_delta", "signature"), signature))
+        self._close(part, out)
+
+    # -- items --------------------------------------------------------------------------------
+
+    def _on_item_added(self, data: Event, out: Frames) -> None:
+        item = data.get("item")
+        if not isinstance(item, Mapping):
+            return
+        kind = item.get("type")
+        if kind == "function_call":
+            part = self._tool_part(data)
+            if part.index is None and not part.closed:
+                self._activate(part, out)
+                self._start_tool(part, item, out)
+                self._arguments(part, _remainder(part.received, item.get("arguments")), out)
+
+    def _on_item_done(self, data: Event, out: Frames) -> None:
+        item = data.get("item")
+        if not isinstance(item, Mapping):
+            return
+        kind = item.get("type")
+        if kind == "message":
+            self._message_done(data, item, out)
+        elif kind == "function_call":
+            self._tool_done(data, item, out)
+        elif kind == "reasoning":
+            self._reasoning_done(data, item, out)
+
+
+_Handler = Callable[[StreamTranslator, Event, Frames], None]
+
+_DELTA_FIELDS = {
+    "text_delta": "text",
+    "input_json_delta": "partial_json",
+    "thinking_delta": "thinking",
+}
+
+_HANDLERS: dict[str, _Handler] = {
+    "response.created": StreamTranslator._on_nothing,
+    "response.in_progress": StreamTranslator._on_nothing,
+    "response.queued": StreamTranslator._on_nothing,
+    "response.output_item.added": StreamTranslator._on_item_added,
+    "response.output_item.done": StreamTranslator._on_item_done,
+    "response.content_part.added": StreamTranslator._on_part_added,
+    "response.content_part.done": StreamTranslator._on_part_done,
+    "response.output_text.delta": StreamTranslator._on_text_delta,
+    "response.output_text.done": StreamTranslator._on_text_done,
+    "response.refusal.delta": StreamTranslator._on_refusal_delta,
+    "response.refusal.done": StreamTranslator._on_refusal_done,
+    "response.function_call_arguments.delta": StreamTranslator._on_arguments_delta,
+    "response.function_call_arguments.done": StreamTranslator._on_arguments_done,
+    "response.reasoning_summary_text.delta": StreamTranslator._on_summary_delta,
+    "response.reasoning_summary_text.done": StreamTranslator._on_summary_text_done,
+    "response.reasoning_summary_part.done": StreamTranslator._on_summary_part_done,
+    "response.reasoning_text.delta": StreamTranslator._on_reasoning_text_delta,
+    "response.reasoning_text.done": StreamTranslator._on_reasoning_text_done,
+    "response.completed": StreamTranslator._on_terminal,
+    "response.incomplete": StreamTranslator._on_terminal,
+    "response.failed": StreamTranslator._on_failed,
+    "error": StreamTranslator._on_error,
+}
