@@ -1,0 +1,88 @@
+"""One shared, pooled ``httpx.AsyncClient`` per running event loop.
+
+httpx clients (their pooled connections) belong to the loop that opened them, so the client is keyed by
+loop: uvicorn has one loop, so one client and one pool per worker; each async test gets a fresh loop and
+a fresh client. Created lazily (the app works without the ASGI lifespan); closed by ``aclose_clients()``
+on lifespan shutdown, and in any case when its loop shuts down (see ``_close_when_loop_ends``), so no
+client of a dead loop leaks sockets.
+
+Timeouts are read from ``gateway_settings`` on every request (``timeouts()``), so ``override_settings``
+applies at once; pool limits are fixed when a loop's client is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncGenerator
+
+import httpx
+
+from streaming.conf import gateway_settings
+
+__all__ = ["aclose_clients", "get_client", "timeouts"]
+
+_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+] = weakref.WeakKeyDictionary()
+
+
+def timeouts() -> httpx.Timeout:
+    """Per-phase timeouts from settings: a short connect, a long read (reasoning models think for minutes)."""
+    return httpx.Timeout(
+        connect=gateway_settings.CONNECT_TIMEOUT,
+        read=gateway_settings.READ_TIMEOUT,
+        write=gateway_settings.WRITE_TIMEOUT,
+        pool=gateway_settings.POOL_TIMEOUT,
+    )
+
+
+def _new_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=timeouts(),
+        limits=httpx.Limits(
+            max_connections=gateway_settings.MAX_CONNECTIONS,
+            max_keepalive_connections=gateway_settings.MAX_KEEPALIVE_CONNECTIONS,
+        ),
+        follow_redirects=False,
+    )
+
+
+async def _close_when_loop_ends(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Parked at its ``yield``; the loop's ``shutdown_asyncgens()`` closes it, which closes the client.
+
+    ``asyncio.run``, ``asyncio.Runner`` (uvicorn, anyio's pytest runner) call ``shutdown_asyncgens()``
+    while the loop still runs: the only hook asyncio offers at loop end.
+    """
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+def get_client() -> httpx.AsyncClient:
+    """The running loop's shared client (created on first use). Call from async code only."""
+    loop = asyncio.get_running_loop()
+    entry = _clients.get(loop)
+    if entry is not None and not entry[0].is_closed:
+        return entry[0]
+    client = _new_client()
+    finalizer = _close_when_loop_ends(client)
+    # Start it synchronously up to its yield: this registers it with the loop's async-generator hooks.
+    with contextlib.suppress(StopIteration):
+        finalizer.asend(None).send(None)
+    _clients[loop] = (client, finalizer)
+    return client
+
+
+async def aclose_clients() -> None:
+    """Close the running loop's client (ASGI lifespan shutdown); forget clients of closed loops."""
+    current = asyncio.get_running_loop()
+    for loop, (client, finalizer) in list(_clients.items()):
+        if loop is current:
+            del _clients[loop]
+            await client.aclose()
+            await finalizer.aclose()
+        elif loop.is_closed():
+            _clients.pop(loop, None)
