@@ -1,0 +1,207 @@
+"""Anthropic Messages request -> OpenAI Responses payload (protocol.md C.1), pure: dicts in, dicts out.
+
+The payload is built only from fields this mapping knows; nothing unknown is ever copied upstream.
+
+Field by field (documented choices):
+
+- ``model`` -> ``route.upstream_model`` (``streaming.routing``); the context keeps the client's name.
+- ``system`` (string or text blocks joined with a blank line) -> ``instructions``; ``messages`` -> ``input``
+  (``translate.content``).
+- ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``route.max_output_tokens`` (the
+  upstream model's output cap) and raised to 16, the Responses API's minimum (it answers 400
+  ``integer_below_min_value`` below that).
+- ``temperature`` / ``top_p`` forwarded, but dropped for reasoning models (they reject non-default values).
+  ``top_k`` is dropped: the Responses API has no such parameter (nor ``stop``/``seed``).
+- ``stop_sequences`` stay in the gateway (``context.stop_sequences``): the upstream cannot stop on a string.
+- ``metadata.user_id`` -> ``prompt_cache_key`` (keyed hash of the whole id, so one session's turns share a
+  cache bucket) and ``safety_identifier`` (keyed hash of the account/device id when the user id is Claude
+  Code's JSON, else of the whole id). Both are 64 hex characters (the upstream's limit) and never raw PII.
+- ``tools``: custom tools -> non-strict ``function`` tools (``parameters`` = ``input_schema`` as given; a
+  schema without ``type``/``properties`` gets ``"type": "object"``/``"properties": {}``, which OpenAI
+  requires and which change nothing); server tools are rejected by validation. Unknown tool fields
+  (``defer_loading``, ``cache_control``, ``input_examples``, ``strict``...) are dropped.
+- ``tool_choice`` auto/any/tool/none -> ``"auto"``/``"required"``/``{"type": "function"}``/``"none"``;
+  ``disable_parallel_tool_use: true`` -> ``parallel_tool_calls: false`` (absent: omitted).
+- Thinking -> ``reasoning`` (reasoning-model routes only; other models reject it):
+  ``enabled`` with budget b -> effort ``low`` (b < 4096), ``medium`` (b < 16384) or ``high``;
+  ``adaptive`` / ``between_tools`` -> ``medium``; ``output_config.effort`` (low..max, same names upstream)
+  wins over both and also applies without thinking. With thinking on: ``summary: "auto"``; with any
+  client-chosen effort: ``include: ["reasoning.encrypted_content"]`` (``store: false`` needs it to carry
+  reasoning across turns). Thinking off and no effort -> ``route.default_reasoning_effort`` or no
+  ``reasoning`` at all.
+- ``output_config.format`` (json_schema) -> ``text.format`` (non-strict: OpenAI's strict mode rejects
+  schemas Anthropic accepts).
+- ``store: false`` always. ``context_management``, ``service_tier``, ``container``, ``inference_geo``,
+  ``mcp_servers``, ``speed``, top-level ``cache_control``: accepted and dropped.
+
+``count_only`` (``/v1/messages/count_tokens``) needs no ``max_tokens`` and keeps only the fields the
+upstream's ``POST /responses/input_tokens`` accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any, NamedTuple, cast
+
+from streaming.translate import ids
+from streaming.translate.context import RequestContext, Route
+from streaming.translate.messages import MessageConverter
+from streaming.translate.types import (
+    FunctionTool,
+    ReasoningParam,
+    ResponsesPayload,
+    ToolChoice,
+)
+from streaming.translate.validate import CheckedRequest, Thinking, check_request, is_custom_tool
+
+logger = logging.getLogger("streaming")
+
+MIN_OUTPUT_TOKENS = 16
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+THINKING_ON = frozenset({"enabled", "adaptive", "between_tools"})
+# What ``POST /responses/input_tokens`` accepts (openai-python ``InputTokenCountParams``).
+COUNT_FIELDS = (
+    "model",
+    "instructions",
+    "input",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning",
+    "text",
+)
+
+
+class TranslatedRequest(NamedTuple):
+    payload: ResponsesPayload
+    context: RequestContext
+
+
+def translate_request(
+    body: object, route: Route, *, signing_key: str, count_only: bool = False
+) -> TranslatedRequest:
+    """Validate ``body`` (400 naming the field path on any problem) and map it to a Responses payload."""
+    req = check_request(body, count_only=count_only)
+    converter = MessageConverter(signing_key=signing_key, keep_reasoning=route.reasoning)
+    payload: ResponsesPayload = {"model": route.upstream_model, "input": converter.convert(req.messages)}
+    if instructions := _instructions(req.system):
+        payload["instructions"] = instructions
+    if req.tools:
+        payload["tools"] = [function_tool(tool) for tool in req.tools]
+        if req.tool_choice is not None:
+            payload["tool_choice"] = tool_choice(req.tool_choice)
+            if req.tool_choice.get("disable_parallel_tool_use") is True:
+                payload["parallel_tool_calls"] = False
+    if req.max_tokens is not None:
+        cap = route.max_output_tokens
+        payload["max_output_tokens"] = max(MIN_OUTPUT_TOKENS, min(req.max_tokens, cap or req.max_tokens))
+    if not route.reasoning:
+        if req.temperature is not None:
+            payload["temperature"] = req.temperature
+        if req.top_p is not None:
+            payload["top_p"] = req.top_p
+    if isinstance(body, dict) and body.get("top_k") is not None:
+        logger.debug("top_k dropped: the Responses API has no equivalent")
+    thinking = req.thinking.type in THINKING_ON
+    if route.reasoning and (reasoning := reasoning_param(req.thinking, req.effort, route)):
+        payload["reasoning"] = reasoning
+        if thinking or req.effort is not None:
+            payload["include"] = [ENCRYPTED_REASONING]
+    if req.output_format is not None:
+        payload["text"] = {
+            "format": {"type": "json_schema", "name": "output", "schema": req.output_format, "strict": False}
+        }
+    if req.user_id:
+        payload["prompt_cache_key"] = _keyed_hash(signing_key, "prompt-cache", req.user_id)
+        payload["safety_identifier"] = _keyed_hash(signing_key, "safety", _user_identity(req.user_id))
+    payload["store"] = False
+    if count_only:
+        payload = _count_payload(payload)
+    return TranslatedRequest(payload, _context(req, route, converter, signing_key, thinking=thinking))
+
+
+def _instructions(system: str | list[dict[str, Any]] | None) -> str:
+    if system is None or isinstance(system, str):
+        return system or ""
+    return "\n\n".join(block["text"] for block in system if block["text"])
+
+
+def function_tool(tool: dict[str, Any]) -> FunctionTool:
+    """A custom Anthropic tool as a non-strict function tool; only name/description/schema survive."""
+    schema = dict(tool["input_schema"])
+    if "type" not in schema:
+        schema = {"type": "object", **schema}
+    schema.setdefault("properties", {})
+    function: FunctionTool = {
+        "type": "function",
+        "name": ids.upstream_tool_name(tool["name"]),
+        "parameters": schema,
+        "strict": False,
+    }
+    if tool.get("description") is not None:
+        function["description"] = tool["description"]
+    return function
+
+
+def tool_choice(choice: dict[str, Any]) -> ToolChoice:
+    kind = choice["type"]
+    if kind == "tool":
+        return {"type": "function", "name": ids.upstream_tool_name(choice["name"])}
+    return "required" if kind == "any" else "auto" if kind == "auto" else "none"
+
+
+def budget_effort(budget_tokens: int) -> str:
+    """Anthropic thinking budget -> OpenAI effort bucket (an equivalence by convention, not by spec)."""
+    if budget_tokens < 4096:
+        return "low"
+    return "medium" if budget_tokens < 16384 else "high"
+
+
+def reasoning_param(thinking: Thinking, effort: str | None, route: Route) -> ReasoningParam | None:
+    if thinking.type in THINKING_ON:
+        if effort is None:
+            budget = thinking.budget_tokens
+            effort = budget_effort(budget) if budget is not None else "medium"
+        return {"effort": effort, "summary": "auto"}
+    effort = effort or route.default_reasoning_effort
+    return {"effort": effort} if effort else None
+
+
+def _keyed_hash(secret: str, purpose: str, value: str) -> str:
+    """64 hex characters: fits the upstream's limit, stable per value, not reversible without the key."""
+    return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _user_identity(user_id: str) -> str:
+    """The stable user behind Claude Code's JSON ``user_id`` (account, else device); the raw id otherwise."""
+    try:
+        parsed = json.loads(user_id)
+    except ValueError:
+        return user_id
+    if isinstance(parsed, dict):
+        for key in ("account_uuid", "device_id"):
+            if isinstance(parsed.get(key), str) and parsed[key]:
+                return str(parsed[key])
+    return user_id
+
+
+def _count_payload(payload: ResponsesPayload) -> ResponsesPayload:
+    return cast(ResponsesPayload, {key: value for key, value in payload.items() if key in COUNT_FIELDS})
+
+
+def _context(
+    req: CheckedRequest, route: Route, converter: MessageConverter, signing_key: str, *, thinking: bool
+) -> RequestContext:
+    names = [tool["name"] for tool in req.tools if is_custom_tool(tool)] + converter.tool_use_names
+    return RequestContext(
+        client_model=req.model,
+        upstream_model=route.upstream_model,
+        thinking=thinking,
+        thinking_display=req.thinking.display,
+        stop_sequences=req.stop_sequences,
+        tool_names=ids.tool_name_map(names),
+        signing_key=signing_key,
+    )
