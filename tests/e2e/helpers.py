@@ -333,3 +333,52 @@ def golden(name: str) -> Callable[[RecordedRequest], Behaviour]:
         return replay(name) if request.json().get("stream") else json_response(body)
 
     return choose
+
+
+def fixture_events(name: str) -> list[tuple[str | None, Any]]:
+    """The events of ``tests/fixtures/<name>.anthropic.sse``, pings dropped."""
+    return [
+        event
+        for event in parse_sse((FIXTURES_DIR / f"{name}.anthropic.sse").read_bytes())
+        if event[0] != "ping"
+    ]
+
+
+def assert_well_formed(events: list[tuple[str | None, Any]]) -> None:
+    """Anthropic's event grammar, as the SDKs and Claude Code rely on it (protocol.md A.5, A.6).
+
+    message_start, then per block start / deltas / stop with indices 0..n-1 in order and one block open
+    at a time, then message_delta (with usage.output_tokens) and message_stop; pings anywhere; every
+    event named by an ``event:`` line equal to its ``data.type``.
+    """
+    events = [event for event in events if event[0] != "ping"]
+    for name, data in events:
+        assert name == data["type"], f"event line {name!r} but data.type {data['type']!r}"
+    names = [name for name, _ in events]
+    assert names[0] == "message_start", names
+    assert names[-2:] == ["message_delta", "message_stop"], names
+    assert events[-2][1]["usage"]["output_tokens"] is not None
+    start = events[0][1]["message"]
+    assert start["content"] == []
+    assert all(isinstance(start["usage"][field], int) for field in ("input_tokens", "output_tokens"))
+    open_index: int | None = None
+    next_index = 0
+    for name, data in events[1:-2]:
+        if name == "content_block_start":
+            assert open_index is None, f"block {data['index']} started while {open_index} is open"
+            assert data["index"] == next_index, f"expected index {next_index}, got {data['index']}"
+            if data["content_block"]["type"] == "tool_use":
+                assert data["content_block"]["input"] == {}
+            open_index = data["index"]
+            next_index += 1
+        elif name in ("content_block_delta", "content_block_stop"):
+            assert data["index"] == open_index, f"{name} for index {data['index']}, open is {open_index}"
+            if name == "content_block_stop":
+                open_index = None
+        else:
+            raise AssertionError(f"unexpected {name} between message_start and message_delta")
+    assert open_index is None, f"block {open_index} never stopped"
+
+
+def without_pings(events: list[tuple[str | None, Any]]) -> list[tuple[str | None, Any]]:
+    return [event for event in events if event[0] != "ping"]
