@@ -63,6 +63,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     received_at: float
+    client_port: int = 0
+    """The client's source port: equal ports mean a reused keep-alive connection."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -448,6 +450,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=self._read_body(),
             received_at=time.monotonic(),
+            client_port=self.client_address[1],
         )
         upstream = self.server.upstream
         behaviour = upstream._next_behaviour(request)
