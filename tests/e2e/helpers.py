@@ -382,3 +382,22 @@ def assert_well_formed(events: list[tuple[str | None, Any]]) -> None:
 
 def without_pings(events: list[tuple[str | None, Any]]) -> list[tuple[str | None, Any]]:
     return [event for event in events if event[0] != "ping"]
+
+
+def node_clients() -> Path:
+    """``tests/node`` with its npm packages installed (``install.sh`` is a no-op when they are current).
+
+    Skips only when node/npm are missing; an install failure is an error, not a skip.
+    """
+    import shutil
+
+    import pytest
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed: the TypeScript SDK and Claude Code tests need them")
+    result = subprocess.run(
+        ["bash", str(NODE_DIR / "install.sh")], capture_output=True, text=True, timeout=600, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"tests/node/install.sh failed:\n{result.stdout}\n{result.stderr}")
+    return NODE_DIR

@@ -516,7 +516,8 @@ def test_thinking_across_two_turns_sends_the_reasoning_item_back(
     assert "reasoning.encrypted_content" in turn1["include"]
     turn2 = sent(upstream, 1)
     [reasoning] = items_of_type(turn2, "reasoning")
-    assert (reasoning["id"], reasoning["encrypted_content"]) == ("rs_turn1", encrypted)
+    assert reasoning["encrypted_content"] == encrypted
+    assert reasoning.get("id") in (None, "rs_turn1")  # with store: false an id is optional (and risky)
     assert turn2["input"].index(reasoning) < turn2["input"].index(items_of_type(turn2, "function_call")[0])
     assert second.content[0].text == "Cold."  # type: ignore[union-attr]
 

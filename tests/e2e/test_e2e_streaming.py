@@ -210,7 +210,8 @@ def test_thinking_and_tool_use_round_trip_across_streamed_turns(
     [reasoning] = items_of_type(turn2, "reasoning")
     [call] = items_of_type(turn2, "function_call")
     [output] = items_of_type(turn2, "function_call_output")
-    assert (reasoning["id"], reasoning["encrypted_content"]) == ("rs_stream1", encrypted)
+    assert reasoning["encrypted_content"] == encrypted
+    assert reasoning.get("id") in (None, "rs_stream1")  # with store: false an id is optional (and risky)
     assert call["call_id"] == output["call_id"] == "call_stream1"
     assert turn2["input"].index(reasoning) < turn2["input"].index(call) < turn2["input"].index(output)
 

@@ -1,0 +1,80 @@
+"""The official TypeScript SDK (``@anthropic-ai/sdk``) streams through the gateway: tests/node/ts_sdk_check.mjs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.e2e.helpers import Gateway, node_clients
+from tests.fakes.upstream import FakeUpstream, function_call_events, replay, sse_events, text_response_events
+
+pytestmark = [pytest.mark.e2e, pytest.mark.node]
+
+
+@pytest.fixture(scope="module")
+def ts_result(gateway: Gateway, fake_upstream: FakeUpstream) -> dict[str, Any]:
+    """Run the script once: a text stream, a tool-call stream, then a stream that fails mid-way."""
+    node_dir = node_clients()
+    fake_upstream.reset()
+    fake_upstream.enqueue(
+        sse_events(text_response_events(["Hello", " from", " the", " gateway", " ✓"])),
+        sse_events(
+            function_call_events("get_weather", {"city": "Paris"}, call_id="call_ts1", text="Checking.")
+        ),
+        replay("error_event"),
+    )
+    result = subprocess.run(
+        ["node", str(node_dir / "ts_sdk_check.mjs")],
+        cwd=node_dir,
+        env={**os.environ, "GATEWAY_BASE_URL": gateway.base_url, "GATEWAY_API_KEY": gateway.client_key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout.strip(), f"no output; exit {result.returncode}\nstderr:\n{result.stderr}"
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0, json.dumps(data, indent=2)
+    return data
+
+
+def test_text_stream_deltas_and_final_text(ts_result: dict[str, Any]) -> None:
+    text = ts_result["text"]
+
+    assert text["deltas"] == ["Hello", " from", " the", " gateway", " ✓"]
+    assert text["finalText"] == "Hello from the gateway ✓"
+
+
+def test_text_final_message(ts_result: dict[str, Any]) -> None:
+    message = ts_result["text"]["finalMessage"]
+
+    assert (message["type"], message["role"], message["model"]) == (
+        "message",
+        "assistant",
+        "claude-sonnet-4-6",
+    )
+    assert message["content"] == [{"type": "text", "text": "Hello from the gateway ✓"}]
+    assert message["stop_reason"] == "end_turn"
+    assert (message["usage"]["input_tokens"], message["usage"]["output_tokens"]) == (12, 10)
+
+
+def test_tool_call_final_message(ts_result: dict[str, Any]) -> None:
+    tool = ts_result["tool"]
+    message = tool["finalMessage"]
+
+    assert [block["type"] for block in message["content"]] == ["text", "tool_use"]
+    assert message["content"][1]["name"] == "get_weather"
+    assert message["content"][1]["input"] == {"city": "Paris"}
+    assert json.loads("".join(tool["partialJson"])) == {"city": "Paris"}
+    assert message["stop_reason"] == "tool_use"
+
+
+def test_mid_stream_error_is_thrown(ts_result: dict[str, Any]) -> None:
+    failure = ts_result["error"]
+
+    assert failure["raised"] is True
+    assert failure["error"]["error"]["type"] == "rate_limit_error"
