@@ -30,19 +30,32 @@ from streaming.translate.errors import error_for_event
 from streaming.translate.ids import message_id, tool_use_id
 from streaming.translate.signature import mint_signature
 from streaming.translate.stopseq import find_stop
+from streaming.translate.types import (
+    ContentBlock,
+    Message,
+    RedactedThinkingBlock,
+    StopReason,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+    Usage,
+)
 
 INVALID_ARGUMENTS_KEY = "_gateway_invalid_arguments"
 THINKING_PART_SEPARATOR = "\n\n"
 
 # incomplete_details.reason -> stop_reason (C.3); unknown reasons end the turn.
-_INCOMPLETE_STOP_REASONS = {"max_output_tokens": "max_tokens", "content_filter": "refusal"}
+_INCOMPLETE_STOP_REASONS: dict[str, StopReason] = {
+    "max_output_tokens": "max_tokens",
+    "content_filter": "refusal",
+}
 
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def usage_from(usage: object) -> dict[str, int]:
+def usage_from(usage: object) -> Usage:
     """Anthropic usage from Responses usage (C.6); missing or odd fields count as 0.
 
     OpenAI's ``input_tokens`` includes cached tokens, Anthropic's excludes them.
@@ -61,7 +74,7 @@ def usage_from(usage: object) -> dict[str, int]:
     }
 
 
-def zero_usage() -> dict[str, int]:
+def zero_usage() -> Usage:
     """``message_start`` usage: every field the SDK types have, as numbers (the upstream reports at the end)."""
     return usage_from(None)
 
@@ -72,7 +85,7 @@ def incomplete_reason(response: Mapping[str, Any]) -> str | None:
     return reason if isinstance(reason, str) else None
 
 
-def stop_reason_for(status: object, reason: str | None, *, tool_use: bool, refusal: bool) -> str:
+def stop_reason_for(status: object, reason: str | None, *, tool_use: bool, refusal: bool) -> StopReason:
     """Anthropic ``stop_reason`` for a finished upstream response (C.3; stop sequences are decided apart)."""
     if status == "incomplete":
         return _INCOMPLETE_STOP_REASONS.get(reason or "", "end_turn")
@@ -91,7 +104,7 @@ def anthropic_message_id(response: Mapping[str, Any]) -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-def message_skeleton(msg_id: str, context: RequestContext) -> dict[str, Any]:
+def message_skeleton(msg_id: str, context: RequestContext) -> Message:
     """The Message as ``message_start`` carries it: no content, no stop reason yet, zero usage."""
     return {
         "id": msg_id,
@@ -116,7 +129,7 @@ def parse_arguments(arguments: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {INVALID_ARGUMENTS_KEY: arguments}
 
 
-def tool_use_start(item: Mapping[str, Any], context: RequestContext) -> dict[str, Any]:
+def tool_use_start(item: Mapping[str, Any], context: RequestContext) -> ToolUseBlock:
     """A ``tool_use`` block with empty input, as ``content_block_start`` carries it."""
     call_id = item.get("call_id") or item.get("id") or ""
     name = item.get("name") or ""
@@ -128,7 +141,7 @@ def tool_use_start(item: Mapping[str, Any], context: RequestContext) -> dict[str
     }
 
 
-def tool_use_block(item: Mapping[str, Any], context: RequestContext) -> dict[str, Any]:
+def tool_use_block(item: Mapping[str, Any], context: RequestContext) -> ToolUseBlock:
     block = tool_use_start(item, context)
     block["input"] = parse_arguments(item.get("arguments"))
     return block
@@ -157,7 +170,9 @@ def reasoning_signature(item: Mapping[str, Any], context: RequestContext) -> str
     return mint_signature(str(item.get("id") or ""), encrypted, context.signing_key)
 
 
-def reasoning_block(item: Mapping[str, Any], context: RequestContext) -> dict[str, Any] | None:
+def reasoning_block(
+    item: Mapping[str, Any], context: RequestContext
+) -> ThinkingBlock | RedactedThinkingBlock | None:
     """The block for a finished reasoning item (C.4), or None (thinking off, or nothing to show or carry)."""
     if not context.thinking:
         return None
@@ -170,9 +185,9 @@ def reasoning_block(item: Mapping[str, Any], context: RequestContext) -> dict[st
     return {"type": "thinking", "thinking": text, "signature": signature}
 
 
-def _message_blocks(item: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+def _message_blocks(item: Mapping[str, Any]) -> tuple[list[TextBlock], bool]:
     """Text blocks of a message item, and whether it refused."""
-    blocks: list[dict[str, Any]] = []
+    blocks: list[TextBlock] = []
     refused = False
     content = item.get("content")
     for part in content if isinstance(content, list) else ():
@@ -190,8 +205,8 @@ def _message_blocks(item: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool
 
 
 def cut_at_stop_sequence(
-    content: list[dict[str, Any]], sequences: tuple[str, ...]
-) -> tuple[list[dict[str, Any]], str | None]:
+    content: list[ContentBlock], sequences: tuple[str, ...]
+) -> tuple[list[ContentBlock], str | None]:
     """Content cut before the first stop-sequence match (earliest text block wins); later blocks dropped."""
     if not sequences:
         return content, None
@@ -204,7 +219,7 @@ def cut_at_stop_sequence(
         start, seq = match
         kept = content[:position]
         if start:
-            kept.append({**block, "text": block["text"][:start]})
+            kept.append({"type": "text", "text": block["text"][:start]})
         return kept, seq
     return content, None
 
@@ -216,12 +231,12 @@ def _failure(response: Mapping[str, Any]) -> GatewayError:
     return UpstreamError(f"The upstream response ended with status {response.get('status')!r}.")
 
 
-def response_to_message(response: Mapping[str, Any], context: RequestContext) -> dict[str, Any]:
+def response_to_message(response: Mapping[str, Any], context: RequestContext) -> Message:
     """The Anthropic Message for a finished Responses object; raises GatewayError for failed ones."""
     status = response.get("status") or "completed"
     if status not in ("completed", "incomplete"):
         raise _failure(response)
-    content: list[dict[str, Any]] = []
+    content: list[ContentBlock] = []
     tool_use = refusal = False
     output = response.get("output")
     for item in output if isinstance(output, list) else ():
@@ -238,15 +253,18 @@ def response_to_message(response: Mapping[str, Any], context: RequestContext) ->
         elif kind == "reasoning" and (block := reasoning_block(item, context)) is not None:
             content.append(block)
     content, stop_sequence = cut_at_stop_sequence(content, context.stop_sequences)
+    stop_reason: StopReason
     if stop_sequence is not None:
         stop_reason = "stop_sequence"
     else:
         stop_reason = stop_reason_for(status, incomplete_reason(response), tool_use=tool_use, refusal=refusal)
-    message = message_skeleton(anthropic_message_id(response), context)
-    message.update(
-        content=content,
-        stop_reason=stop_reason,
-        stop_sequence=stop_sequence,
-        usage=usage_from(response.get("usage")),
-    )
-    return message
+    return {
+        "id": anthropic_message_id(response),
+        "type": "message",
+        "role": "assistant",
+        "model": context.client_model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
+        "usage": usage_from(response.get("usage")),
+    }

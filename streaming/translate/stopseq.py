@@ -21,8 +21,12 @@ def _clean(sequences: Iterable[str]) -> tuple[str, ...]:
 
 def find_stop(text: str, sequences: Iterable[str]) -> tuple[int, str] | None:
     """``(start, sequence)`` of the match that ends first in ``text``, or None."""
+    return _find(text, _clean(sequences))
+
+
+def _find(text: str, sequences: tuple[str, ...]) -> tuple[int, str] | None:
     best: tuple[int, int, str] | None = None  # (end, -length, sequence)
-    for seq in _clean(sequences):
+    for seq in sequences:
         start = text.find(seq)
         if start >= 0:
             candidate = (start + len(seq), -len(seq), seq)
@@ -52,7 +56,7 @@ class StopMatcher:
     def feed(self, text: str) -> tuple[str, str | None]:
         """Text safe to emit, and the matched sequence (then the text is everything before it)."""
         buffer = self._held + text
-        match = find_stop(buffer, self._sequences)
+        match = _find(buffer, self._sequences)
         if match is not None:
             self._held = ""
             start, seq = match

@@ -53,6 +53,7 @@ from streaming.translate.response import (
     usage_from,
 )
 from streaming.translate.stopseq import StopMatcher
+from streaming.translate.types import StopReason, Usage
 
 Event = Mapping[str, Any]
 Frames = list[bytes]
@@ -103,7 +104,7 @@ class _Reasoning(_Part):
         self.last_key: tuple[str, object] | None = None
 
 
-def _message_delta(stop_reason: str, stop_sequence: str | None, usage: dict[str, int]) -> bytes:
+def _message_delta(stop_reason: StopReason, stop_sequence: str | None, usage: Usage) -> bytes:
     return encode_event(
         "message_delta",
         {
