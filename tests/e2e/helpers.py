@@ -401,3 +401,102 @@ def node_clients() -> Path:
     if result.returncode != 0:
         raise RuntimeError(f"tests/node/install.sh failed:\n{result.stdout}\n{result.stderr}")
     return NODE_DIR
+
+
+@dataclass
+class ProxiedRequest:
+    """One request a client sent through ``RecordingProxy``, and the status the gateway answered."""
+
+    method: str
+    target: str  # path with its query string, as sent
+    headers: dict[str, str]
+    body: bytes
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    failure: str | None = None  # why the proxy could not relay the answer, if it could not
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer", "upgrade"}
+
+
+class RecordingProxy:
+    """A loopback reverse proxy that records what a client (Claude Code) sends before the gateway sees it.
+
+    Bytes pass through unchanged in both directions (compressed bodies keep their Content-Encoding);
+    responses are relayed chunk by chunk as they arrive, so streams stay streams.
+    """
+
+    def __init__(self, target: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[ProxiedRequest] = []
+        proxy = self
+        upstream = httpx.Client(base_url=target, timeout=httpx.Timeout(120.0, connect=5.0))
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+            def _relay(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                record = ProxiedRequest(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
+                proxy.requests.append(record)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP | {"host"}}
+                request = upstream.build_request(self.command, self.path, headers=headers, content=body)
+                try:
+                    self._send(upstream.send(request, stream=True), record)
+                except Exception as exc:
+                    record.failure = repr(exc)
+                    self.close_connection = True
+
+            def _send(self, response: httpx.Response, record: ProxiedRequest) -> None:
+                try:
+                    record.status = response.status_code
+                    record.response_headers = dict(response.headers)
+                    self.send_response(response.status_code)
+                    for name, value in response.headers.multi_items():
+                        if name.lower() not in _HOP_BY_HOP:
+                            self.send_header(name, value)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for chunk in response.iter_raw():
+                        if chunk:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                            self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                finally:
+                    response.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _relay
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 128
+
+        self._client = upstream
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._client.close()
+
+    def __enter__(self) -> RecordingProxy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
