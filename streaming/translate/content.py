@@ -61,8 +61,9 @@ HISTORY_AS_TEXT = frozenset(
     }
 )
 NOT_RENDERED = frozenset({"fallback", "mcp_tool_listing"})
-USER_BLOCKS = frozenset({"text", "image", "document", "search_result", "tool_result"}) | HISTORY_AS_TEXT
-ASSISTANT_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"}) | HISTORY_AS_TEXT
+HISTORY = HISTORY_AS_TEXT | NOT_RENDERED
+USER_BLOCKS = frozenset({"text", "image", "document", "search_result", "tool_result"}) | HISTORY
+ASSISTANT_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"}) | HISTORY
 SYSTEM_BLOCKS = frozenset({"text", "tool_addition", "tool_removal"})
 TOOL_RESULT_BLOCKS = frozenset(
     {"text", "image", "document", "search_result", "tool_reference", "browser_state"}
@@ -105,6 +106,8 @@ def _strip_opaque(value: Any) -> Any:
 
 def history_text(block: dict[str, Any], kind: str) -> str:
     """Server-tool history as text the model can read: ``[type] {...}`` without encrypted fields."""
+    if kind in NOT_RENDERED:
+        return ""
     if kind == "compaction":
         summary = block.get("content")
         return summary if isinstance(summary, str) else ""
