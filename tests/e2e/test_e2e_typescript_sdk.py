@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from typing import Any
 
 import pytest
 
-from tests.e2e.helpers import Gateway, node_clients
+from tests.e2e.helpers import Gateway, ProxiedRequest, RecordingProxy, node_clients
 from tests.fakes.upstream import FakeUpstream, function_call_events, replay, sse_events, text_response_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]
@@ -27,18 +28,20 @@ def ts_result(gateway: Gateway, fake_upstream: FakeUpstream) -> dict[str, Any]:
         ),
         replay("error_event"),
     )
-    result = subprocess.run(
-        ["node", str(node_dir / "ts_sdk_check.mjs")],
-        cwd=node_dir,
-        env={**os.environ, "GATEWAY_BASE_URL": gateway.base_url, "GATEWAY_API_KEY": gateway.client_key},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with RecordingProxy(gateway.base_url) as proxy:
+        result = subprocess.run(
+            ["node", str(node_dir / "ts_sdk_check.mjs")],
+            cwd=node_dir,
+            env={**os.environ, "GATEWAY_BASE_URL": proxy.url, "GATEWAY_API_KEY": gateway.client_key},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert result.stdout.strip(), f"no output; exit {result.returncode}\nstderr:\n{result.stderr}"
     data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 0, json.dumps(data, indent=2)
+    data["proxied"] = proxy.requests
     return data
 
 
@@ -78,3 +81,17 @@ def test_mid_stream_error_is_thrown(ts_result: dict[str, Any]) -> None:
 
     assert failure["raised"] is True
     assert failure["error"]["error"]["type"] == "rate_limit_error"
+
+
+def test_typescript_sdk_posts_to_messages_with_its_key_as_a_bearer_token(
+    ts_result: dict[str, Any], gateway: Gateway
+) -> None:
+    """SDK 1.12.0 sends ``apiKey`` as ``Authorization: Bearer`` and a newer ``anthropic-version``."""
+    proxied: list[ProxiedRequest] = ts_result["proxied"]
+
+    assert [(r.method, r.target, r.status) for r in proxied] == [("POST", "/v1/messages", 200)] * 3
+    for request in proxied:
+        key = request.headers.get("x-api-key") or request.headers["authorization"].removeprefix("Bearer ")
+        assert key == gateway.client_key
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", request.headers["anthropic-version"])
+        assert request.json()["stream"] is True
