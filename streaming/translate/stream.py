@@ -16,7 +16,8 @@ How that is kept:
   non-streaming path drops empty text too), and text held back by a stop-sequence filter has a home.
 - Every ``*.done`` event is reconciled with what the deltas delivered: a remainder (or the whole value,
   from servers that send no deltas) is emitted as one more delta, so concatenated ``partial_json``
-  is exactly the upstream arguments.
+  is exactly the upstream arguments. Items the terminal response carries but whose
+  ``output_item.done`` never came (cut short, or never streamed) are finished from it the same way.
 - Finished-output facts (usage, stop reason, ids, tool and thinking blocks, signatures) come from
   ``translate.response``; nothing is computed twice.
 
@@ -141,7 +142,6 @@ class StreamTranslator:
         self._reasoning: dict[object, _Reasoning] = {}
         self._active: object = None  # output_index of the item streaming now
         self._pending: dict[Any, list[Event]] = {}
-        self._seen: set[object] = set()
         self._finished: set[object] = set()
         self._tool_use = False
         self._refusal = False
@@ -184,7 +184,6 @@ class StreamTranslator:
         if output_index is None:
             handler(self, data, out)
             return out
-        self._seen.add(output_index)
         if output_index in self._finished:  # a late event for an item that already ended
             handler(self, data, out)
             return out
@@ -247,11 +246,13 @@ class StreamTranslator:
             response = {}
         self._drain(out, everything=True)
         self._active = None
-        # Items only the terminal response carries (servers that stream no item events).
+        # Items that never got their ``output_item.done`` (cut short by the token limit, or servers that
+        # stream no item events): finish them from the terminal response; reconciling makes this safe.
         output = response.get("output")
         for output_index, item in enumerate(output if isinstance(output, list) else ()):
-            if output_index not in self._seen and isinstance(item, Mapping) and not self._done:
+            if output_index not in self._finished and isinstance(item, Mapping) and not self._done:
                 self._on_item_done({"output_index": output_index, "item": item}, out)
+                self._finished.add(output_index)
         self._finish_current(out)
         if self._done:
             return

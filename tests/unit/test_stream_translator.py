@@ -746,3 +746,37 @@ def test_stop_sequences_do_not_apply_to_tool_arguments() -> None:
 
     assert deltas(produced, "input_json_delta") == [arguments]
     assert final_delta(produced)["delta"]["stop_reason"] == "tool_use"
+
+
+def test_reasoning_cut_short_gets_its_signature_from_the_terminal_response() -> None:
+    item = reasoning_done(["one"])["data"]["item"]
+    terminal = completed("incomplete", "max_output_tokens")
+    terminal["data"]["response"]["output"] = [item]
+
+    produced = run(
+        [
+            created(),
+            ev("response.output_item.added", output_index=0, item={"id": RS_ID, "type": "reasoning"}),
+            summary_delta(0, "one"),
+            terminal,
+        ],
+        ctx(thinking=True),
+    )
+
+    signatures = [
+        d["delta"]["signature"]
+        for n, d in produced
+        if n == "content_block_delta" and d["delta"]["type"] == "signature_delta"
+    ]
+    assert deltas(produced, "thinking_delta") == ["one"]
+    assert [open_signature(s, KEY) for s in signatures] == [(RS_ID, "enc-1")]
+    assert final_delta(produced)["delta"]["stop_reason"] == "max_tokens"
+
+
+def test_text_cut_short_is_completed_from_the_terminal_response_once() -> None:
+    terminal = completed("incomplete", "max_output_tokens")
+    terminal["data"]["response"]["output"] = [message_done(0, "Hello world")["data"]["item"]]
+
+    produced = run([created(), message_added(0), text_delta(0, "Hello"), terminal])
+
+    assert deltas(produced, "text_delta") == ["Hello", " world"]
