@@ -46,6 +46,7 @@ import json
 import logging
 from typing import Any, NamedTuple, cast
 
+from streaming.errors import InvalidRequestError
 from streaming.translate import ids
 from streaming.translate.context import RequestContext, Route
 from streaming.translate.messages import MessageConverter
@@ -86,7 +87,12 @@ def translate_request(
     """Validate ``body`` (400 naming the field path on any problem) and map it to a Responses payload."""
     req = check_request(body, count_only=count_only)
     converter = MessageConverter(signing_key=signing_key, keep_reasoning=route.reasoning)
-    payload: ResponsesPayload = {"model": route.upstream_model, "input": converter.convert(req.messages)}
+    try:
+        items = converter.convert(req.messages)
+    except RecursionError:
+        # A body nested almost as deep as the JSON parser allows can still overflow the stack here.
+        raise InvalidRequestError("Request body is nested too deeply.") from None
+    payload: ResponsesPayload = {"model": route.upstream_model, "input": items}
     if instructions := _instructions(req.system):
         payload["instructions"] = instructions
     if req.tools:

@@ -550,6 +550,20 @@ def test_translation_is_deterministic_so_the_upstream_prompt_cache_hits() -> Non
     assert json.dumps(first) == json.dumps(second)
 
 
+def test_a_body_nested_too_deeply_to_convert_is_a_400() -> None:
+    deep: Any = {}
+    for _ in range(5000):
+        deep = {"a": deep}
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": [tool_use_block(deep)]}]
+
+    with pytest.raises(InvalidRequestError, match="nested too deeply"):
+        translate_request(body(messages=messages), REASONING, signing_key=KEY)
+
+
+def tool_use_block(arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_use", "id": "toolu_1", "name": "a", "input": arguments}
+
+
 # --- whatever comes in: a payload or a 400 -----------------------------------------------------------------------
 
 JSON = st.recursive(
