@@ -116,6 +116,16 @@ def _message_delta(stop_reason: StopReason, stop_sequence: str | None, usage: Us
     )
 
 
+def _index(data: Event, field: str) -> object:
+    """A part index; servers that leave it out have one part (index 0), as the finished item shows."""
+    value = data.get(field)
+    return 0 if value is None else value
+
+
+def _text_key(data: Event) -> tuple[object, object]:
+    return data.get("output_index"), _index(data, "content_index")
+
+
 def _remainder(received: list[str], full: object) -> str:
     """What ``full`` adds to the text received so far ("" when nothing, or when they disagree)."""
     if not isinstance(full, str) or not full:
@@ -140,9 +150,9 @@ class StreamTranslator:
         self._texts: dict[tuple[object, object], _Text] = {}
         self._tools: dict[object, _Tool] = {}
         self._reasoning: dict[object, _Reasoning] = {}
-        self._active: object = None  # output_index of the item streaming now
-        self._pending: dict[Any, list[Event]] = {}
-        self._finished: set[object] = set()
+        self._active: int | None = None  # output_index of the item streaming now
+        self._pending: dict[int, list[Event]] = {}
+        self._finished: set[int] = set()
         self._tool_use = False
         self._refusal = False
         self._chars = 0
@@ -181,7 +191,7 @@ class StreamTranslator:
         if not self._started and kind not in _ERROR_EVENTS:
             self._start_message(data, out)
         output_index = data.get("output_index")
-        if output_index is None:
+        if not isinstance(output_index, int):  # response-level events (or a server without indices)
             handler(self, data, out)
             return out
         if output_index in self._finished:  # a late event for an item that already ended
@@ -319,7 +329,7 @@ class StreamTranslator:
     # -- text and refusals --------------------------------------------------------------------
 
     def _text_part(self, data: Event) -> _Text:
-        key = (data.get("output_index"), data.get("content_index"))
+        key = _text_key(data)
         part = self._texts.get(key)
         if part is None or part.closed:
             matcher = StopMatcher(self._stop_sequences) if self._stop_sequences else None
@@ -354,7 +364,7 @@ class StreamTranslator:
         self._done = True
 
     def _reconcile_text(self, data: Event, full: object, out: Frames) -> None:
-        part = self._texts.get((data.get("output_index"), data.get("content_index")))
+        part = self._texts.get(_text_key(data))
         if part is None:
             part = self._text_part(data)
         elif part.closed:
@@ -389,7 +399,7 @@ class StreamTranslator:
         refusal = part.get("type") == "refusal"
         self._refusal = self._refusal or refusal
         self._reconcile_text(data, part.get("refusal" if refusal else "text"), out)
-        text_part = self._texts.get((data.get("output_index"), data.get("content_index")))
+        text_part = self._texts.get(_text_key(data))
         if text_part is not None and self._current is text_part and not self._done:
             self._finish_current(out)
 
@@ -476,23 +486,23 @@ class StreamTranslator:
     def _on_summary_delta(self, data: Event, out: Frames) -> None:
         delta = data.get("delta")
         if self._summarize and isinstance(delta, str):
-            self._thinking(self._reasoning_part(data), ("s", data.get("summary_index")), delta, out)
+            self._thinking(self._reasoning_part(data), ("s", _index(data, "summary_index")), delta, out)
 
     def _on_reasoning_text_delta(self, data: Event, out: Frames) -> None:
         delta = data.get("delta")
         if self._summarize and isinstance(delta, str):
-            self._thinking(self._reasoning_part(data), ("c", data.get("content_index")), delta, out)
+            self._thinking(self._reasoning_part(data), ("c", _index(data, "content_index")), delta, out)
 
     def _on_summary_text_done(self, data: Event, out: Frames) -> None:
-        self._reconcile_thinking(data, ("s", data.get("summary_index")), data.get("text"), out)
+        self._reconcile_thinking(data, ("s", _index(data, "summary_index")), data.get("text"), out)
 
     def _on_summary_part_done(self, data: Event, out: Frames) -> None:
         part = data.get("part")
         text = part.get("text") if isinstance(part, Mapping) else None
-        self._reconcile_thinking(data, ("s", data.get("summary_index")), text, out)
+        self._reconcile_thinking(data, ("s", _index(data, "summary_index")), text, out)
 
     def _on_reasoning_text_done(self, data: Event, out: Frames) -> None:
-        self._reconcile_thinking(data, ("c", data.get("content_index")), data.get("text"), out)
+        self._reconcile_thinking(data, ("c", _index(data, "content_index")), data.get("text"), out)
 
     def _reasoning_done(self, data: Event, item: Event, out: Frames) -> None:
         if not self._context.thinking:

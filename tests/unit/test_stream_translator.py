@@ -780,3 +780,20 @@ def test_text_cut_short_is_completed_from_the_terminal_response_once() -> None:
     produced = run([created(), message_added(0), text_delta(0, "Hello"), terminal])
 
     assert deltas(produced, "text_delta") == ["Hello", " world"]
+
+
+def test_deltas_without_content_index_are_not_repeated_by_the_finished_item() -> None:
+    bare_delta = ev("response.output_text.delta", output_index=0, delta="Hi there")
+
+    produced = run([created(), bare_delta, message_done(0, "Hi there"), completed()])
+
+    assert deltas(produced, "text_delta") == ["Hi there"]
+
+
+def test_events_with_a_non_integer_output_index_do_not_break_the_stream() -> None:
+    odd = ev("response.output_text.delta", output_index="0", content_index=0, delta="x")
+
+    produced = run([created(), odd, call_added(1), call_done(1, "{}"), completed()])
+
+    assert deltas(produced, "text_delta") == ["x"]
+    assert [b["type"] for b in blocks(produced)] == ["text", "tool_use"]
