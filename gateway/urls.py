@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from streaming import views
-
 urlpatterns = [
-    path("healthz", views.healthz),
     path("", include("streaming.urls")),
 ]
+
+# Errors outside the API views (unknown paths, bad Host headers, crashes) also answer in Anthropic's envelope.
+handler400 = "streaming.edge.bad_request_handler"
+handler404 = "streaming.edge.not_found_handler"
+handler500 = "streaming.edge.server_error_handler"

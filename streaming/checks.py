@@ -1,3 +1,115 @@
-"""System checks for the gateway's settings (ids ``streaming.E0xx`` / ``streaming.W0xx``, stable forever)."""
+"""System checks for the gateway's settings (ids ``streaming.E0xx`` / ``streaming.W0xx``, stable forever).
+
+They tell an operator, or a host site that installs the app, what is misconfigured before the first
+request fails.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from streaming.conf import DEFAULTS
+
+_POSITIVE_NUMBERS = (
+    "GATEWAY_CONNECT_TIMEOUT",
+    "GATEWAY_READ_TIMEOUT",
+    "GATEWAY_WRITE_TIMEOUT",
+    "GATEWAY_POOL_TIMEOUT",
+    "GATEWAY_MAX_CONNECTIONS",
+    "GATEWAY_MAX_KEEPALIVE_CONNECTIONS",
+    "GATEWAY_MAX_BODY_BYTES",
+    "GATEWAY_PING_INTERVAL",
+)
+_COUNT_MODES = ("auto", "upstream", "local")
+
+
+def _setting(name: str) -> Any:
+    return getattr(settings, name, DEFAULTS[name])
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    from streaming.routing import parse_model_map
+
+    errors: list[CheckMessage] = []
+    base_url = _setting("OPENAI_BASE_URL")
+    parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        errors.append(
+            Error(
+                "OPENAI_BASE_URL must be an http(s) URL.",
+                hint="Set it to the upstream's API root, e.g. https://api.openai.com/v1.",
+                id="streaming.E001",
+            )
+        )
+    try:
+        parse_model_map(_setting("GATEWAY_MODEL_MAP"))
+    except (ValueError, TypeError) as exc:
+        errors.append(
+            Error(
+                f"GATEWAY_MODEL_MAP is invalid: {exc}",
+                hint='Use comma-separated glob=model pairs, e.g. "claude-*haiku*=gpt-5-mini,claude-*=gpt-5".',
+                id="streaming.E002",
+            )
+        )
+    for name in _POSITIVE_NUMBERS:
+        value = _setting(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            errors.append(
+                Error(
+                    f"{name} must be a positive number.",
+                    hint=f"Default: {DEFAULTS[name]!r}.",
+                    id="streaming.E003",
+                )
+            )
+    models = _setting("GATEWAY_MODELS")
+    if not isinstance(models, list | tuple) or not all(isinstance(m, str) and m for m in models):
+        errors.append(
+            Error(
+                "GATEWAY_MODELS must be a list of model names.",
+                hint="e.g. ['claude-sonnet-4-6']",
+                id="streaming.E004",
+            )
+        )
+    if _setting("GATEWAY_COUNT_TOKENS") not in _COUNT_MODES:
+        errors.append(
+            Error(f"GATEWAY_COUNT_TOKENS must be one of {', '.join(_COUNT_MODES)}.", id="streaming.E005")
+        )
+    profiles = _setting("GATEWAY_MODEL_PROFILES")
+    if profiles is not None and not (
+        isinstance(profiles, dict)
+        and all(isinstance(k, str) and isinstance(v, dict) for k, v in profiles.items())
+    ):
+        errors.append(
+            Error(
+                "GATEWAY_MODEL_PROFILES must map model globs to dicts.",
+                hint='e.g. {"gpt-5*": {"reasoning": True, "max_output_tokens": 128000}}',
+                id="streaming.E006",
+            )
+        )
+    if not _setting("OPENAI_API_KEY"):
+        errors.append(
+            Warning(
+                "OPENAI_API_KEY is not set: every API request will fail until it is.",
+                hint="Export OPENAI_API_KEY before starting the gateway.",
+                id="streaming.W001",
+            )
+        )
+    if (
+        not apps.is_installed("django_guid")
+        or "django_guid.middleware.guid_middleware" not in settings.MIDDLEWARE
+    ):
+        errors.append(
+            Warning(
+                "django-guid is not set up: logs, upstream calls and responses will carry no correlation ID.",
+                hint='Add "django_guid" to INSTALLED_APPS and "django_guid.middleware.guid_middleware" first in MIDDLEWARE.',
+                id="streaming.W002",
+            )
+        )
+    return errors

@@ -9,5 +9,10 @@ from streaming import views
 app_name = "streaming"
 
 urlpatterns = [
+    path("v1/messages", views.messages, name="messages"),
+    path("v1/messages/stream", views.messages_stream, name="messages-stream"),
+    path("v1/messages/count_tokens", views.count_tokens, name="count-tokens"),
+    path("v1/models", views.models_list, name="models"),
+    path("v1/models/<path:model_id>", views.model_detail, name="model"),
     path("healthz", views.healthz, name="healthz"),
 ]

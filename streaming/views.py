@@ -1,10 +1,129 @@
-"""Thin async views: auth -> parse -> translate -> transport -> respond."""
+"""Thin async views: auth -> parse -> translate -> transport -> respond.
+
+Everything below a view raises; ``streaming.edge.api_view`` turns failures into Anthropic envelopes.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+
+from streaming.auth import authenticate
+from streaming.conf import gateway_settings
+from streaming.edge import api_view, json_response, to_gateway_error
+from streaming.errors import InvalidRequestError, NotFoundError, RequestTooLargeError, UpstreamError
+from streaming.models_catalog import model_info, model_page, served_model
+from streaming.relay import EventStreamResponse, relay
+from streaming.routing import route_for
+from streaming.tokens import count_input_tokens
+from streaming.translate.request import translate_request
+from streaming.translate.response import response_to_message
+from streaming.translate.stream import StreamTranslator
+from streaming.transport import create_openai_response, openai_event_batches, require_openai_api_key
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_json_body(request: HttpRequest) -> dict[str, Any]:
+    """The request body as a JSON object, within the size limit; 400/413 with a clear message otherwise."""
+    if request.content_type != "application/json":
+        raise InvalidRequestError(
+            f"Content-Type must be application/json (got {request.content_type or 'none'!r})."
+        )
+    limit = gateway_settings.MAX_BODY_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestTooLargeError(f"Request body exceeds the limit of {limit} bytes.")
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise RequestTooLargeError(f"Request body exceeds the limit of {limit} bytes.")
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequestError(f"Request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError("Request body must be a JSON object.")
+    model = body.get("model")
+    if model is None:
+        raise InvalidRequestError("model: Field required")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("model: Input should be a non-empty string")
+    return body
 
 
 async def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process serves requests (no upstream call)."""
     return JsonResponse({"status": "ok"})
+
+
+async def _create_message(request: HttpRequest, *, always_stream: bool) -> HttpResponseBase:
+    await authenticate(request.headers)
+    body = read_json_body(request)
+    translated = translate_request(body, route_for(body["model"]), signing_key=gateway_settings.SIGNING_KEY)
+    api_key = require_openai_api_key()
+    if not (always_stream or body.get("stream") is True):
+        upstream = await create_openai_response(translated.payload, api_key=api_key)
+        return json_response(response_to_message(upstream, translated.context))
+
+    batches = openai_event_batches(translated.payload, api_key=api_key)
+    try:
+        # Failures before the upstream stream begins are plain HTTP errors, not a 200 stream with an error.
+        first = await anext(batches)
+    except StopAsyncIteration:
+        raise UpstreamError("The upstream closed the stream without sending an event.") from None
+    except BaseException:
+        await batches.aclose()
+        raise
+    translator = StreamTranslator(translated.context)
+    return EventStreamResponse(
+        relay(
+            first,
+            batches,
+            translator,
+            ping_interval=gateway_settings.PING_INTERVAL,
+            to_gateway_error=to_gateway_error,
+        )
+    )
+
+
+@api_view("POST")
+async def messages(request: HttpRequest) -> HttpResponseBase:
+    """``POST /v1/messages``: JSON, or Anthropic SSE with ``"stream": true``."""
+    return await _create_message(request, always_stream=False)
+
+
+@api_view("POST")
+async def messages_stream(request: HttpRequest) -> HttpResponseBase:
+    """``POST /v1/messages/stream``: same body, always streams."""
+    return await _create_message(request, always_stream=True)
+
+
+@api_view("POST")
+async def count_tokens(request: HttpRequest) -> HttpResponse:
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}`` for a would-be request."""
+    await authenticate(request.headers)
+    body = read_json_body(request)
+    translated = translate_request(
+        body, route_for(body["model"]), signing_key=gateway_settings.SIGNING_KEY, count_only=True
+    )
+    return json_response({"input_tokens": await count_input_tokens(translated.payload)})
+
+
+@api_view("GET")
+async def models_list(request: HttpRequest) -> HttpResponse:
+    """``GET /v1/models``: the client-facing model names, in Anthropic's list shape."""
+    await authenticate(request.headers)
+    return json_response(model_page(gateway_settings.MODELS, request.GET))
+
+
+@api_view("GET")
+async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
+    """``GET /v1/models/{id}``."""
+    await authenticate(request.headers)
+    if not served_model(model_id):
+        raise NotFoundError(f"model: {model_id}")
+    return json_response(model_info(model_id))

@@ -1,0 +1,121 @@
+"""The view edge: one place that turns every failure into Anthropic's error envelope.
+
+``api_view`` wraps each async API view: it enforces the allowed methods (405), stamps ``request-id``
+(and ``X-Correlation-ID`` when no django-guid middleware did) on every response, maps upstream failures
+to client errors, and answers ``api_error`` for anything unexpected after logging it — so no request
+ends in a bare 500 page, a traceback or a leaked key.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django_guid import get_guid
+
+from streaming.errors import GatewayError, MethodNotAllowedError, UpstreamError, envelope, error_body
+from streaming.translate.errors import error_for_status, error_for_transport
+from streaming.transport import (
+    OpenAIUpstreamError,
+    UpstreamConnectError,
+    UpstreamNotConfigured,
+    UpstreamStreamError,
+    UpstreamTimeoutError,
+)
+
+logger = logging.getLogger("streaming")
+
+AsyncView = Callable[..., Awaitable[HttpResponseBase]]
+
+
+def request_id() -> str:
+    """Anthropic-style request id, derived from the correlation id so logs and clients agree."""
+    guid = get_guid()
+    return "req_" + (guid.replace("-", "") if guid else uuid.uuid4().hex)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    """Compact UTF-8 JSON, as Anthropic's API answers."""
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return HttpResponse(body, status=status, headers=headers, content_type="application/json")
+
+
+def error_response(error: GatewayError) -> HttpResponse:
+    headers = dict(error.headers)
+    return json_response(envelope(error, request_id()), status=error.status, headers=headers)
+
+
+def to_gateway_error(exc: BaseException) -> GatewayError:
+    """Map any exception raised below a view to the error the client sees."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, UpstreamConnectError):
+        return error_for_transport("connect")
+    if isinstance(exc, UpstreamTimeoutError):
+        return error_for_transport("timeout")
+    if isinstance(exc, UpstreamStreamError):
+        return error_for_transport("stream")
+    if isinstance(exc, OpenAIUpstreamError):
+        logger.warning("upstream answered HTTP %s: %s", exc.status_code, exc.payload)
+        error = exc.payload.get("error") if isinstance(exc.payload, dict) else None
+        return error_for_status(
+            exc.status_code or 502, error if isinstance(error, dict) else None, exc.headers
+        )
+    if isinstance(exc, UpstreamNotConfigured):
+        logger.error("gateway misconfigured: %s", exc)
+        return UpstreamError(
+            "The gateway has no upstream API key configured (OPENAI_API_KEY).",
+            headers={"x-should-retry": "false"},
+        )
+    logger.exception("unexpected error while handling the request")
+    return GatewayError("Internal server error.")
+
+
+def stamp(response: HttpResponseBase) -> HttpResponseBase:
+    """Every API response carries a request id and the correlation id."""
+    response["request-id"] = request_id()
+    guid = get_guid()
+    if guid and not response.has_header("X-Correlation-ID"):
+        response["X-Correlation-ID"] = guid
+    return response
+
+
+def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
+    """Decorate an async API view: allowed methods, envelope errors, request ids; CSRF-exempt (key auth)."""
+    allowed = frozenset(methods)
+
+    def decorator(view: AsyncView) -> AsyncView:
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.method not in allowed:
+                error = MethodNotAllowedError(f"Method {request.method} is not allowed for this endpoint.")
+                error.headers["Allow"] = ", ".join(sorted(allowed))
+                return stamp(error_response(error))
+            try:
+                response = await view(request, *args, **kwargs)
+            except Exception as exc:
+                response = error_response(to_gateway_error(exc))
+            return stamp(response)
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def bad_request_handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return stamp(json_response(error_body("invalid_request_error", "Bad request.", request_id()), status=400))  # type: ignore[return-value]
+
+
+def not_found_handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    body = error_body("not_found_error", f"Not found: {request.path}", request_id())
+    return stamp(json_response(body, status=404))  # type: ignore[return-value]
+
+
+def server_error_handler(request: HttpRequest) -> HttpResponse:
+    return stamp(json_response(error_body("api_error", "Internal server error.", request_id()), status=500))  # type: ignore[return-value]

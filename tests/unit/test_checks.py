@@ -1,0 +1,64 @@
+"""System checks: one id per misconfiguration, each reported by ``manage.py check``."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from streaming.checks import check_settings
+
+CONFIGURED = {"OPENAI_API_KEY": "sk-test"}
+
+
+def ids(**overrides: object) -> list[str]:
+    with override_settings(**{**CONFIGURED, **overrides}):
+        return [message.id for message in check_settings()]
+
+
+def test_defaults_with_a_key_pass() -> None:
+    assert ids() == []
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "not a url", "", 42])
+def test_base_url_must_be_http(url: object) -> None:
+    assert ids(OPENAI_BASE_URL=url) == ["streaming.E001"]
+
+
+@pytest.mark.parametrize("value", ["claude-*", "=gpt-5", 12])
+def test_model_map_must_parse(value: object) -> None:
+    assert ids(GATEWAY_MODEL_MAP=value) == ["streaming.E002"]
+
+
+@pytest.mark.parametrize("value", [0, -1, "5", True])
+def test_timeouts_and_limits_must_be_positive_numbers(value: object) -> None:
+    assert ids(GATEWAY_READ_TIMEOUT=value) == ["streaming.E003"]
+
+
+def test_models_must_be_a_list_of_names() -> None:
+    assert ids(GATEWAY_MODELS="claude-x") == ["streaming.E004"]
+
+
+def test_count_tokens_mode_must_be_known() -> None:
+    assert ids(GATEWAY_COUNT_TOKENS="tiktoken") == ["streaming.E005"]
+
+
+def test_model_profiles_must_map_globs_to_dicts() -> None:
+    assert ids(GATEWAY_MODEL_PROFILES={"gpt-5*": True}) == ["streaming.E006"]
+
+
+def test_missing_upstream_key_warns() -> None:
+    assert ids(OPENAI_API_KEY=None) == ["streaming.W001"]
+
+
+def test_missing_correlation_middleware_warns() -> None:
+    assert ids(MIDDLEWARE=[]) == ["streaming.W002"]
+
+
+def test_checks_are_registered() -> None:
+    with (
+        override_settings(OPENAI_BASE_URL="ftp://nowhere"),
+        pytest.raises(SystemCheckError, match=r"streaming\.E001"),
+    ):
+        call_command("check")

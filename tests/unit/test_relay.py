@@ -1,0 +1,128 @@
+"""The relay: one client write per upstream read, pings while silent, upstream closed on every exit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+
+from streaming.errors import GatewayError, OverloadedError, sse_error_frame
+from streaming.relay import PING_FRAME, EventStreamResponse, relay
+
+pytestmark = pytest.mark.anyio
+
+
+class EchoTranslator:
+    """Turns each upstream event into one frame; ``stop`` ends the stream like a terminal event."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def feed(self, event: Any) -> list[bytes]:
+        if event["data"] == "stop":
+            self.done = True
+        return [f"event: echo\ndata: {event['data']}\n\n".encode()]
+
+    def finish(self) -> list[bytes]:
+        self.done = True
+        return [b"event: eof\ndata: {}\n\n"]
+
+    def fail(self, error: GatewayError) -> list[bytes]:
+        self.done = True
+        return [sse_error_frame(error)]
+
+
+class Upstream:
+    """Scripted batches with optional pauses; records whether it was closed."""
+
+    def __init__(self, *script: Any) -> None:
+        self.script = list(script)
+        self.closed = False
+
+    async def batches(self) -> AsyncGenerator[list[Any], None]:
+        try:
+            for step in self.script:
+                if isinstance(step, float):
+                    await asyncio.sleep(step)
+                elif isinstance(step, Exception):
+                    raise step
+                else:
+                    yield [{"event": "message", "data": item} for item in step]
+        finally:
+            self.closed = True
+
+
+def events(*items: str) -> list[Any]:
+    return [{"event": "message", "data": item} for item in items]
+
+
+async def collect(upstream: Upstream, first: list[Any], ping: float = 10.0) -> list[bytes]:
+    chunks = relay(
+        first, upstream.batches(), EchoTranslator(), ping_interval=ping, to_gateway_error=lambda exc: exc
+    )
+    return [chunk async for chunk in chunks]
+
+
+async def test_all_events_of_one_read_go_out_in_one_write() -> None:
+    upstream = Upstream(["a", "b", "c"], ["stop"])
+    chunks = await collect(upstream, events("0"))
+    assert chunks == [
+        b"event: echo\ndata: 0\n\n",
+        b"event: echo\ndata: a\n\nevent: echo\ndata: b\n\nevent: echo\ndata: c\n\n",
+        b"event: echo\ndata: stop\n\n",
+    ]
+    assert upstream.closed
+
+
+async def test_silence_is_filled_with_pings_and_nothing_is_lost() -> None:
+    upstream = Upstream(0.35, ["stop"])
+    chunks = await collect(upstream, events("0"), ping=0.1)
+    assert chunks[0] == b"event: echo\ndata: 0\n\n"
+    assert chunks[-1] == b"event: echo\ndata: stop\n\n"
+    assert 2 <= chunks.count(PING_FRAME) <= 4
+
+
+async def test_end_of_upstream_without_terminal_event_is_reported_by_the_translator() -> None:
+    chunks = await collect(Upstream(["a"]), events("0"))
+    assert chunks[-1] == b"event: eof\ndata: {}\n\n"
+
+
+async def test_upstream_failure_mid_stream_becomes_an_error_frame() -> None:
+    upstream = Upstream(["a"], OverloadedError("upstream unreachable"))
+    chunks = await collect(upstream, events("0"))
+    assert chunks[-1].startswith(b"event: error\n")
+    assert b"overloaded_error" in chunks[-1]
+    assert upstream.closed
+
+
+async def test_consumer_leaving_early_closes_the_upstream_at_once() -> None:
+    tasks_before = len(asyncio.all_tasks())
+    upstream = Upstream(["a"], 30.0, ["never"])
+    chunks = relay(
+        events("0"), upstream.batches(), EchoTranslator(), ping_interval=10, to_gateway_error=lambda e: e
+    )
+    assert await anext(chunks) == b"event: echo\ndata: 0\n\n"
+    assert await anext(chunks) == b"event: echo\ndata: a\n\n"
+    reader = asyncio.ensure_future(anext(chunks))
+    await asyncio.sleep(0.05)
+    reader.cancel()  # what Django does when the client disconnects
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    await chunks.aclose()
+    assert upstream.closed
+    assert len(asyncio.all_tasks()) == tasks_before  # nothing left behind
+
+
+async def test_django_consumes_the_relay_itself() -> None:
+    async def body() -> AsyncGenerator[bytes, None]:
+        yield b"x"
+
+    stream = body()
+    response = EventStreamResponse(stream)
+    assert response.is_async
+    assert response.__aiter__() is stream
+    assert response["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert response["Cache-Control"] == "no-cache"
+    await stream.aclose()

@@ -1,0 +1,80 @@
+"""count_tokens: the upstream's counting endpoint when it has one, an offline estimate otherwise."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+from django.test import override_settings
+
+from streaming import tokens
+from streaming.tokens import count_input_tokens, estimate_input_tokens
+from streaming.transport import OpenAIUpstreamError
+
+BASE = "http://upstream.test/v1"
+PAYLOAD = {
+    "model": "gpt-5",
+    "instructions": "Be brief.",
+    "input": [{"role": "user", "content": "Hello there"}],
+    "store": False,
+}
+
+
+@pytest.fixture(autouse=True)
+def _upstream() -> None:
+    tokens._no_counting_endpoint.clear()
+
+
+def test_estimate_grows_with_text_and_counts_images_and_tools() -> None:
+    small = estimate_input_tokens({"input": [{"role": "user", "content": "hi"}]})
+    big = estimate_input_tokens({"input": [{"role": "user", "content": "hi " * 400}]})
+    image = estimate_input_tokens(
+        {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "data:..."}]}]}
+    )
+    tools = estimate_input_tokens(
+        {"input": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "name": "x" * 400}]}
+    )
+    assert 0 < small < big
+    assert image >= 1000
+    assert tools > small + 50
+
+
+@pytest.mark.anyio
+@override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY="sk-test", GATEWAY_COUNT_TOKENS="auto")
+async def test_upstream_count_is_used_when_available() -> None:
+    with respx.mock:
+        route = respx.post(f"{BASE}/responses/input_tokens").respond(
+            json={"object": "response.input_tokens", "input_tokens": 42}
+        )
+        assert await count_input_tokens(PAYLOAD) == 42
+    sent = route.calls.last.request
+    assert b'"store"' not in sent.content
+
+
+@pytest.mark.anyio
+@override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY="sk-test", GATEWAY_COUNT_TOKENS="auto")
+async def test_upstream_without_counting_endpoint_falls_back_and_is_not_asked_again() -> None:
+    with respx.mock:
+        route = respx.post(f"{BASE}/responses/input_tokens").respond(404, json={"error": {"message": "nope"}})
+        first = await count_input_tokens(PAYLOAD)
+        second = await count_input_tokens(PAYLOAD)
+    assert first == second == estimate_input_tokens(PAYLOAD)
+    assert route.call_count == 1
+
+
+@pytest.mark.anyio
+@override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY="sk-test", GATEWAY_COUNT_TOKENS="local")
+async def test_local_mode_never_calls_upstream() -> None:
+    with respx.mock(assert_all_called=False):
+        route = respx.post(f"{BASE}/responses/input_tokens").respond(json={"input_tokens": 1})
+        assert await count_input_tokens(PAYLOAD) == estimate_input_tokens(PAYLOAD)
+    assert route.call_count == 0
+
+
+@pytest.mark.anyio
+@override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY="sk-test", GATEWAY_COUNT_TOKENS="upstream")
+async def test_upstream_mode_reports_upstream_failures() -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses/input_tokens").mock(side_effect=httpx.ConnectError("refused"))
+        with pytest.raises(OpenAIUpstreamError):
+            await count_input_tokens(PAYLOAD)

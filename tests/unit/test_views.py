@@ -1,0 +1,333 @@
+"""The API views through Django's async handler, with the upstream mocked by respx.
+
+End-to-end behaviour through uvicorn and the real SDK lives in tests/e2e; these pin the edge: auth,
+body parsing, error envelopes and status mapping, request ids, and the stream's response shape.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from django.test import AsyncClient, override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streaming.auth import forget_verified_keys
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BASE = "http://upstream.test/v1"
+UPSTREAM_KEY = "sk-upstream-secret-0123456789abcdef"
+BODY = {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("_gateway_settings"),
+]
+
+
+@pytest.fixture
+def _gateway_settings() -> Any:
+    with override_settings(
+        OPENAI_BASE_URL=BASE, OPENAI_API_KEY=UPSTREAM_KEY, GATEWAY_MODEL_MAP="claude-*=gpt-5"
+    ):
+        forget_verified_keys()
+        yield
+
+
+@pytest.fixture
+async def client_key() -> str:
+    from io import StringIO
+
+    out = StringIO()
+    await sync_to_async(call_command)("createclientkey", "unit", stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+class KeyedClient(AsyncClient):
+    """An AsyncClient that sends the given headers on every request.
+
+    (Django 5.2's ``AsyncClient(headers=...)`` turns default headers into WSGI names that ASGI requests drop.)
+    """
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__()
+        self.always = headers
+
+    def generic(self, *args: Any, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return super().generic(*args, headers={**self.always, **(headers or {})}, **kwargs)
+
+
+@pytest.fixture
+def api(client_key: str) -> AsyncClient:
+    return KeyedClient({"x-api-key": client_key, "anthropic-version": "2023-06-01"})
+
+
+async def post(api: AsyncClient, body: Any, path: str = "/v1/messages", **extra: Any) -> Any:
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return await api.post(
+        path, data=data, content_type=extra.pop("content_type", "application/json"), **extra
+    )
+
+
+def assert_envelope(response: Any, status: int, error_type: str) -> dict[str, Any]:
+    assert response.status_code == status, response.content
+    assert response["content-type"] == "application/json"
+    body: dict[str, Any] = json.loads(response.content)
+    assert body["type"] == "error"
+    assert body["error"]["type"] == error_type
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert body["request_id"] == response["request-id"]
+    assert UPSTREAM_KEY not in response.content.decode()
+    return body
+
+
+def fixture_json(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+# -- non-streaming ------------------------------------------------------------------------------------
+
+
+async def test_text_message_matches_the_fixture_and_carries_ids(api: AsyncClient) -> None:
+    with respx.mock:
+        route = respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+        response = await post(api, BODY, "/v1/messages?beta=true")
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content) == fixture_json("text_simple.message.json")
+    assert response["request-id"].startswith("req_")
+    sent = route.calls.last.request
+    assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    assert sent.headers["x-correlation-id"] == response["X-Correlation-ID"]
+    assert json.loads(sent.content)["model"] == "gpt-5"
+
+
+async def test_incoming_correlation_id_is_honoured(api: AsyncClient) -> None:
+    guid = "0f3b2c1d4e5f60718293a4b5c6d7e8f9"
+    with respx.mock:
+        route = respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+        response = await post(api, BODY, headers={"X-Correlation-ID": guid})
+    assert response["X-Correlation-ID"] == guid
+    assert route.calls.last.request.headers["x-correlation-id"] == guid
+
+
+# -- client errors ------------------------------------------------------------------------------------
+
+
+async def test_missing_key_is_401() -> None:
+    response = await post(AsyncClient(), BODY)
+    assert_envelope(response, 401, "authentication_error")
+
+
+async def test_wrong_key_is_401() -> None:
+    response = await post(KeyedClient({"authorization": "Bearer nope"}), BODY)
+    assert_envelope(response, 401, "authentication_error")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        ("{not json", "application/json", "not valid JSON"),
+        ("[1, 2]", "application/json", "JSON object"),
+        ('{"model": NaN}', "application/json", "not valid JSON"),
+        ("model=x", "application/x-www-form-urlencoded", "Content-Type"),
+        ({"max_tokens": 5, "messages": []}, "application/json", "model"),
+        (
+            {**BODY, "messages": [{"role": "user", "content": [{"type": "image", "source": {}}]}]},
+            "application/json",
+            "messages.0.content.0",
+        ),
+    ],
+)
+async def test_bad_bodies_are_400_with_a_clear_message(
+    api: AsyncClient, body: Any, content_type: str, message: str
+) -> None:
+    response = await post(api, body, content_type=content_type)
+    assert message in assert_envelope(response, 400, "invalid_request_error")["error"]["message"]
+
+
+async def test_body_over_the_limit_is_413(api: AsyncClient) -> None:
+    with override_settings(GATEWAY_MAX_BODY_BYTES=100):
+        response = await post(api, {**BODY, "system": "x" * 200})
+    assert_envelope(response, 413, "request_too_large")
+
+
+async def test_wrong_method_is_405_with_allow(api: AsyncClient) -> None:
+    response = await api.get("/v1/messages")
+    assert_envelope(response, 405, "invalid_request_error")
+    assert response["Allow"] == "POST"
+
+
+async def test_unknown_path_is_404_envelope(api: AsyncClient) -> None:
+    assert_envelope(await api.get("/v1/nothing-here"), 404, "not_found_error")
+
+
+async def test_missing_upstream_key_is_a_clear_gateway_error(api: AsyncClient) -> None:
+    with override_settings(OPENAI_API_KEY=None):
+        response = await post(api, BODY)
+    body = assert_envelope(response, 502, "api_error")
+    assert "OPENAI_API_KEY" in body["error"]["message"]
+    assert response["x-should-retry"] == "false"
+
+
+# -- upstream errors ----------------------------------------------------------------------------------
+
+UPSTREAM_ERRORS = [
+    (
+        400,
+        {"error": {"message": "bad param", "type": "invalid_request_error", "code": None}},
+        400,
+        "invalid_request_error",
+    ),
+    (
+        401,
+        {
+            "error": {
+                "message": f"Incorrect API key provided: {UPSTREAM_KEY}",
+                "type": "invalid_request_error",
+            }
+        },
+        502,
+        "api_error",
+    ),
+    (403, {"error": {"message": "region"}}, 502, "api_error"),
+    (404, {"error": {"message": "model not found", "code": "model_not_found"}}, 404, "not_found_error"),
+    (429, {"error": {"message": "slow down", "code": "rate_limit_exceeded"}}, 429, "rate_limit_error"),
+    (500, {"error": {"message": "oops"}}, 502, "api_error"),
+    (503, {"error": {"message": "overloaded"}}, 529, "overloaded_error"),
+]
+
+
+@pytest.mark.parametrize(("status", "payload", "expected_status", "expected_type"), UPSTREAM_ERRORS)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_upstream_http_errors_map_to_anthropic_errors_before_any_stream(
+    api: AsyncClient, status: int, payload: Any, expected_status: int, expected_type: str, stream: bool
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(status, json=payload, headers={"retry-after": "7"})
+        response = await post(api, {**BODY, "stream": stream})
+    assert_envelope(response, expected_status, expected_type)
+    if status == 429:
+        assert response["retry-after"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("exception", "expected_status", "expected_type"),
+    [
+        (httpx.ConnectError("refused"), 529, "overloaded_error"),
+        (httpx.ReadTimeout("slow"), 504, "timeout_error"),
+    ],
+)
+async def test_unreachable_or_slow_upstream(
+    api: AsyncClient, exception: Exception, expected_status: int, expected_type: str
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").mock(side_effect=exception)
+        response = await post(api, BODY)
+    assert_envelope(response, expected_status, expected_type)
+
+
+# -- streaming ----------------------------------------------------------------------------------------
+
+
+async def test_stream_is_an_async_event_stream_ending_in_message_stop(api: AsyncClient) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(
+            content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
+        )
+        response = await post(api, {**BODY, "stream": True})
+        assert response.status_code == 200
+        assert response.is_async
+        assert response["content-type"] == "text/event-stream; charset=utf-8"
+        assert response["request-id"].startswith("req_")
+        content = b"".join([chunk async for chunk in response.streaming_content])
+    events = [frame.split(b"\n", 1)[0] for frame in content.strip().split(b"\n\n")]
+    assert events[0] == b"event: message_start"
+    assert events[-2:] == [b"event: message_delta", b"event: message_stop"]
+
+
+async def test_stream_alias_always_streams(api: AsyncClient) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(
+            content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
+        )
+        response = await post(api, BODY, "/v1/messages/stream")
+        assert response["content-type"].startswith("text/event-stream")
+        content = b"".join([chunk async for chunk in response.streaming_content])
+    assert content.startswith(b"event: message_start\n")
+
+
+# -- other endpoints ----------------------------------------------------------------------------------
+
+
+async def test_count_tokens_needs_no_max_tokens(api: AsyncClient) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses/input_tokens").respond(
+            json={"object": "response.input_tokens", "input_tokens": 9}
+        )
+        response = await post(
+            api, {"model": "claude-sonnet-4-6", "messages": BODY["messages"]}, "/v1/messages/count_tokens"
+        )
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"input_tokens": 9}
+
+
+async def test_models_list_and_detail(api: AsyncClient) -> None:
+    with override_settings(GATEWAY_MODELS=["claude-sonnet-4-6", "claude-haiku-4-5"]):
+        listed = json.loads((await api.get("/v1/models?limit=1")).content)
+        one = await api.get("/v1/models/claude-haiku-4-5")
+        missing = await api.get("/v1/models/gpt-nothing")
+    assert [m["id"] for m in listed["data"]] == ["claude-sonnet-4-6"]
+    assert listed["has_more"] is True
+    assert json.loads(one.content)["id"] == "claude-haiku-4-5"
+    assert_envelope(missing, 404, "not_found_error")
+
+
+async def test_healthz() -> None:
+    response = await AsyncClient().get("/healthz")
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"status": "ok"}
+
+
+# -- nothing ever escapes the envelope ----------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+message_like = st.fixed_dictionaries(
+    {
+        "model": st.text(max_size=10) | json_values,
+        "messages": json_values,
+        "max_tokens": st.integers() | json_values,
+    },
+    optional={"stream": json_values, "system": json_values, "tools": json_values, "thinking": json_values},
+)
+
+
+def answer_like_openai(request: httpx.Request) -> httpx.Response:
+    if json.loads(request.content).get("stream"):
+        stream = (FIXTURES / "text_simple.sse").read_bytes()
+        return httpx.Response(200, content=stream, headers={"content-type": "text/event-stream"})
+    return httpx.Response(200, json=fixture_json("text_simple.response.json"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=json_values | message_like)
+async def test_random_json_always_gets_an_envelope_or_a_message(api: AsyncClient, body: Any) -> None:
+    with respx.mock(assert_all_called=False):
+        respx.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
+        response = await post(api, body)
+    if response.status_code != 200:
+        assert response.status_code < 500
+        assert_envelope(response, response.status_code, json.loads(response.content)["error"]["type"])
