@@ -86,11 +86,27 @@ USE_TZ = True
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") or None
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
 
-# Client model name -> upstream model ("glob=model,glob=model"); unset uses streaming.conf's default.
+# Gateway knobs (documented with their defaults in streaming/conf.py); unset ones keep those defaults.
 if os.environ.get("GATEWAY_MODEL_MAP"):
     GATEWAY_MODEL_MAP = os.environ["GATEWAY_MODEL_MAP"]
 if os.environ.get("GATEWAY_MODELS"):
     GATEWAY_MODELS = _env_list("GATEWAY_MODELS")
+if os.environ.get("GATEWAY_COUNT_TOKENS"):
+    GATEWAY_COUNT_TOKENS = os.environ["GATEWAY_COUNT_TOKENS"]
+_NUMBERS = {
+    "GATEWAY_CONNECT_TIMEOUT": float,
+    "GATEWAY_READ_TIMEOUT": float,
+    "GATEWAY_WRITE_TIMEOUT": float,
+    "GATEWAY_POOL_TIMEOUT": float,
+    "GATEWAY_PING_INTERVAL": float,
+    "GATEWAY_CLIENT_KEY_CACHE_SECONDS": float,
+    "GATEWAY_MAX_CONNECTIONS": int,
+    "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": int,
+    "GATEWAY_MAX_BODY_BYTES": int,
+}
+for _name, _type in _NUMBERS.items():
+    if os.environ.get(_name):
+        globals()[_name] = _type(os.environ[_name])
 
 DJANGO_GUID = {
     "GUID_HEADER_NAME": "X-Correlation-ID",
