@@ -472,6 +472,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = False  # tracked, so server_close() joins every handler thread
     block_on_close = True
     allow_reuse_address = True
+    request_queue_size = 512  # listen backlog; socketserver's 5 resets connections in a burst of 50
 
     def __init__(self, upstream: FakeUpstream) -> None:
         self.upstream = upstream

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -351,3 +352,17 @@ def test_streamed_builder_events_round_trip(upstream: FakeUpstream, client: http
 def test_response_object_defaults_usage_only_for_finished_responses() -> None:
     assert response_object(status="completed")["usage"]["input_tokens"] == 12
     assert response_object(status="in_progress")["usage"] is None
+
+
+@pytest.mark.anyio
+async def test_a_burst_of_one_hundred_concurrent_streams_is_served(upstream: FakeUpstream) -> None:
+    upstream.set_default(replay("text_simple", delay=0.01))
+    limits = httpx.Limits(max_connections=100)
+
+    async with httpx.AsyncClient(limits=limits, timeout=10.0) as http:
+        responses = await asyncio.gather(
+            *(http.post(upstream.url + "/responses", json={}) for _ in range(100))
+        )
+
+    assert {response.content for response in responses} == {fixture_bytes("text_simple")}
+    assert len({request.client_port for request in upstream.requests}) == 100
