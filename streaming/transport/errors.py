@@ -44,11 +44,16 @@ _SECRET_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{16,}|org-[A-Za-z0-9]{8,}")
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace the configured key(s) and anything shaped like an OpenAI key or organization id."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return _SECRET_PATTERN.sub(REDACTED, text)
+    """Replace the configured key(s) and anything shaped like an OpenAI key or organization id.
+
+    One pass over one pattern, so a key that contains (or is contained in) another match cannot leave
+    part of itself behind.
+    """
+    literals = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+    if not literals:
+        return _SECRET_PATTERN.sub(REDACTED, text)
+    pattern = "|".join([*map(re.escape, literals), _SECRET_PATTERN.pattern])
+    return re.sub(pattern, REDACTED, text)
 
 
 def placeholder_payload(message: str, error_type: str) -> dict[str, Any]:
@@ -80,7 +85,9 @@ def safe_error_payload(
         return placeholder_payload(fallback, error_type)
     error: dict[str, Any] = {}
     for name in _ERROR_FIELDS:
-        value = upstream.get(name)
+        if name not in upstream:
+            continue
+        value = upstream[name]
         if isinstance(value, str):
             error[name] = redact(value, secrets)[:_MAX_MESSAGE]
         elif value is None or (isinstance(value, int) and not isinstance(value, bool)):
