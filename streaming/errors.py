@@ -13,12 +13,12 @@
      ├── GatewayTimeoutError                     504 timeout_error
      └── OverloadedError                         529 overloaded_error
 
-Pure: builds dicts and bytes, no Django. ``streaming.edge`` turns these into responses.
+Pure: builds dicts, no Django. ``streaming.edge`` turns these into responses; the stream translator
+turns them into ``event: error`` frames.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 
@@ -111,9 +111,3 @@ def error_body(error_type: str, message: str, request_id: str | None = None) -> 
 
 def envelope(error: GatewayError, request_id: str | None = None) -> dict[str, Any]:
     return error_body(error.error_type, error.message, request_id)
-
-
-def sse_error_frame(error: GatewayError, request_id: str | None = None) -> bytes:
-    """An ``event: error`` frame for failures after the stream began (HTTP status is already 200)."""
-    data = json.dumps(envelope(error, request_id), separators=(",", ":"), ensure_ascii=False)
-    return f"event: error\ndata: {data}\n\n".encode()

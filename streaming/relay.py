@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 from django.http import StreamingHttpResponse
 
 from streaming.errors import GatewayError
+from streaming.sse import PING
 from streaming.transport import SSEEvent
-
-PING_FRAME = b'event: ping\ndata: {"type":"ping"}\n\n'
 
 
 class Translator(Protocol):
@@ -53,7 +52,8 @@ class EventStreamResponse(StreamingHttpResponse):
         return iterator
 
 
-def _translate(translator: Translator, batch: list[SSEEvent]) -> bytes:
+def translate_batch(translator: Translator, batch: list[SSEEvent]) -> bytes:
+    """The client bytes for one upstream read: every event it produced, joined for one write."""
     frames: list[bytes] = []
     for event in batch:
         frames += translator.feed(event)
@@ -63,24 +63,24 @@ def _translate(translator: Translator, batch: list[SSEEvent]) -> bytes:
 
 
 async def relay(
-    first: list[SSEEvent],
-    batches: AsyncIterator[list[SSEEvent]],
+    first: bytes,
+    batches: AsyncGenerator[list[SSEEvent], None],
     translator: Translator,
     *,
     ping_interval: float,
     to_gateway_error: Any,
 ) -> AsyncIterator[bytes]:
-    """Client-bound SSE bytes for an upstream stream whose first batch already arrived."""
+    """Client-bound SSE bytes, starting with ``first`` (the translated first upstream read)."""
     pending: asyncio.Future[list[SSEEvent]] | None = None
     try:
-        if chunk := _translate(translator, first):
-            yield chunk
+        if first:
+            yield first
         while not translator.done:
             if pending is None:
                 pending = asyncio.ensure_future(anext(batches))
             finished, _ = await asyncio.wait((pending,), timeout=ping_interval)
             if not finished:
-                yield PING_FRAME
+                yield PING
                 continue
             task, pending = pending, None
             try:
@@ -89,7 +89,7 @@ async def relay(
                 if chunk := b"".join(translator.finish()):
                     yield chunk
                 return
-            if chunk := _translate(translator, batch):
+            if chunk := translate_batch(translator, batch):
                 yield chunk
     except Exception as exc:
         # Upstream failures and anything unexpected after the 200 went out: an ``event: error`` frame.
@@ -100,4 +100,4 @@ async def relay(
             pending.cancel()
             with contextlib.suppress(BaseException):
                 await pending
-        await batches.aclose()  # type: ignore[attr-defined]
+        await batches.aclose()

@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 
 from streaming.auth import authenticate
 from streaming.conf import gateway_settings
-from streaming.edge import api_view, json_response, to_gateway_error
+from streaming.edge import api_view, json_response, request_id, to_gateway_error
 from streaming.errors import InvalidRequestError, NotFoundError, RequestTooLargeError, UpstreamError
 from streaming.models_catalog import model_info, model_page, served_model
-from streaming.relay import EventStreamResponse, relay
+from streaming.relay import EventStreamResponse, relay, translate_batch
 from streaming.routing import route_for
 from streaming.tokens import count_input_tokens
 from streaming.translate.request import translate_request
@@ -69,16 +69,20 @@ async def _create_message(request: HttpRequest, *, always_stream: bool) -> HttpR
         upstream = await create_openai_response(translated.payload, api_key=api_key)
         return json_response(response_to_message(upstream, translated.context))
 
+    translator = StreamTranslator(translated.context, request_id=request_id())
     batches = openai_event_batches(translated.payload, api_key=api_key)
     try:
-        # Failures before the upstream stream begins are plain HTTP errors, not a 200 stream with an error.
-        first = await anext(batches)
+        # Failures before the upstream stream begins (HTTP errors, or an error as its first event) are
+        # plain HTTP errors, not a 200 stream with an error inside.
+        first = translate_batch(translator, await anext(batches))
+        if translator.error is not None and not translator.started:
+            raise translator.error
     except StopAsyncIteration:
+        await batches.aclose()
         raise UpstreamError("The upstream closed the stream without sending an event.") from None
     except BaseException:
         await batches.aclose()
         raise
-    translator = StreamTranslator(translated.context)
     return EventStreamResponse(
         relay(
             first,
