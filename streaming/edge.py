@@ -39,10 +39,16 @@ def request_id() -> str:
     return "req_" + (guid.replace("-", "") if guid else uuid.uuid4().hex)
 
 
+# Anthropic's own status, unknown to http.HTTPStatus (Django would say "Unknown Status Code").
+_REASONS = {529: "Overloaded"}
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     """Compact UTF-8 JSON, as Anthropic's API answers."""
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return HttpResponse(body, status=status, headers=headers, content_type="application/json")
+    return HttpResponse(
+        body, status=status, reason=_REASONS.get(status), headers=headers, content_type="application/json"
+    )
 
 
 def error_response(error: GatewayError) -> HttpResponse:
