@@ -466,6 +466,12 @@ def test_upstream_timeout_before_the_stream_is_an_http_status(
 # Lifetimes -------------------------------------------------------------------------------------------
 
 
+def _long_text_stream() -> Any:
+    """The start of a text answer at once, then a "tick" delta every 50 ms for about 20 s."""
+    frames = [sse_frame(event) for event in text_response_events(["Hello"] + [" tick"] * 400)]
+    return raw_stream([b"".join(frames[:5]), *frames[5:]], delay=0.05)
+
+
 def _hang_up_after_first_delta(gateway: Gateway) -> None:
     with httpx.stream(
         "POST",
@@ -481,7 +487,7 @@ def _hang_up_after_first_delta(gateway: Gateway) -> None:
 
 
 def test_client_disconnect_closes_the_upstream_request(gateway: Gateway, upstream: FakeUpstream) -> None:
-    upstream.enqueue(slow_stream(interval=0.05))
+    upstream.enqueue(_long_text_stream())
 
     _hang_up_after_first_delta(gateway)
     hung_up = time.monotonic()
@@ -494,7 +500,7 @@ def test_many_disconnects_leave_nothing_behind(
 ) -> None:
     log_offset = gateway.log_size()
     rounds = 20
-    upstream.set_default(slow_stream(interval=0.05))
+    upstream.set_default(lambda request: _long_text_stream())
 
     for _ in range(rounds):
         _hang_up_after_first_delta(gateway)
