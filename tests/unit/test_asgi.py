@@ -1,0 +1,102 @@
+"""The project under ASGI, driven at the ASGI level (Django's own tests/asgi style).
+
+No thread hop in front of the API views, a lifespan that closes the shared upstream client, and a
+client disconnect that closes the upstream request at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.core.handlers.asgi import ASGIHandler
+from django.test import override_settings
+
+from gateway.asgi import application
+from streaming.auth import forget_verified_keys
+from tests.fakes.upstream import FakeUpstream, slow_stream
+
+pytestmark = pytest.mark.anyio
+BODY = {
+    "model": "claude-sonnet-4-6",
+    "max_tokens": 64,
+    "stream": True,
+    "messages": [{"role": "user", "content": "Hi"}],
+}
+
+
+def test_no_middleware_is_adapted_to_sync_under_asgi(caplog: pytest.LogCaptureFixture) -> None:
+    """Django logs "... adapted for middleware ..." when it must run one in a thread (style.md 3.2)."""
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        ASGIHandler()
+    assert [r.getMessage() for r in caplog.records if "adapted" in r.getMessage()] == []
+
+
+async def test_lifespan_starts_and_shuts_down() -> None:
+    communicator = ApplicationCommunicator(application, {"type": "lifespan"})
+    await communicator.send_input({"type": "lifespan.startup"})
+    assert await communicator.receive_output(1) == {"type": "lifespan.startup.complete"}
+    await communicator.send_input({"type": "lifespan.shutdown"})
+    assert await communicator.receive_output(1) == {"type": "lifespan.shutdown.complete"}
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def client_key() -> str:
+    from io import StringIO
+
+    from asgiref.sync import sync_to_async
+    from django.core.management import call_command
+
+    out = StringIO()
+    await sync_to_async(call_command)("createclientkey", "asgi", stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_client_disconnect_mid_stream_closes_the_upstream_at_once(
+    upstream: FakeUpstream, client_key: str
+) -> None:
+    forget_verified_keys()
+    upstream.enqueue(slow_stream(interval=0.05))
+    body = json.dumps(BODY).encode()
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/messages",
+        "raw_path": b"/v1/messages",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-api-key", client_key.encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    with override_settings(OPENAI_BASE_URL=upstream.url, OPENAI_API_KEY="sk-test-asgi"):
+        communicator = ApplicationCommunicator(application, scope)
+        await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+        start = await communicator.receive_output(5)
+        assert start["type"] == "http.response.start" and start["status"] == 200
+        first = await communicator.receive_output(5)
+        assert first["body"].startswith(b"event: message_start")
+        await communicator.send_input({"type": "http.disconnect"})
+        took = await asyncio.to_thread(upstream.wait_for_disconnect, 3.0)
+        await communicator.wait(2)
+    assert took < 2.0
