@@ -31,8 +31,8 @@ BODY = {
 
 
 def test_no_middleware_is_adapted_to_sync_under_asgi(caplog: pytest.LogCaptureFixture) -> None:
-    """Django logs "... adapted for middleware ..." when it must run one in a thread (style.md 3.2)."""
-    with caplog.at_level(logging.DEBUG, logger="django.request"):
+    """With DEBUG on, Django logs "... handler adapted for ..." whenever it must hop threads (style.md 3.2)."""
+    with override_settings(DEBUG=True), caplog.at_level(logging.DEBUG, logger="django.request"):
         ASGIHandler()
     assert [r.getMessage() for r in caplog.records if "adapted" in r.getMessage()] == []
 
