@@ -13,6 +13,7 @@ from typing import Any
 import anthropic
 import pytest
 
+from streaming.translate.response import INVALID_ARGUMENTS_KEY
 from streaming.translate.signature import open_signature
 from tests.e2e.helpers import (
     Gateway,
@@ -436,17 +437,19 @@ def test_long_tool_names_are_shortened_upstream_and_restored_for_the_client(
     assert [block.name for block in message.content if block.type == "tool_use"] == [long_name]
 
 
-def test_invalid_json_in_upstream_tool_arguments_does_not_crash(
+def test_invalid_json_in_upstream_tool_arguments_reaches_the_client_as_raw_text(
     client: anthropic.Anthropic, upstream: FakeUpstream
 ) -> None:
-    upstream.enqueue(answer(function_call_events("get_weather", '{"city": "Par', call_id="call_bad")))
+    """No crash: the tool gets an input it will reject, so the model can try again."""
+    upstream.enqueue(
+        answer(function_call_events("get_weather", '{"city": "Par', call_id="call_bad", text="Let me see."))
+    )
 
-    try:
-        message = client.messages.create(model=MODEL, max_tokens=50, tools=[WEATHER_TOOL], messages=USER_HI)
-    except anthropic.APIStatusError as exc:  # a clean envelope is an acceptable answer too
-        assert exc.body["type"] == "error"  # type: ignore[index]
-    else:
-        assert message.stop_reason == "tool_use"
+    message = client.messages.create(model=MODEL, max_tokens=50, tools=[WEATHER_TOOL], messages=USER_HI)
+
+    assert message.stop_reason == "tool_use"
+    assert message.content[0].text == "Let me see."  # type: ignore[union-attr]
+    assert message.content[1].input == {INVALID_ARGUMENTS_KEY: '{"city": "Par'}  # type: ignore[union-attr]
 
 
 # Thinking --------------------------------------------------------------------------------------------
