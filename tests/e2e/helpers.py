@@ -148,9 +148,17 @@ def _listening_socket() -> socket.socket:
 
 
 def start_gateway(
-    name: str, *, env: Mapping[str, str], client_key: str, upstream_key: str, data_dir: Path, log_path: Path
+    name: str,
+    *,
+    env: Mapping[str, str],
+    client_key: str,
+    upstream_key: str,
+    data_dir: Path,
+    log_path: Path,
+    app: str = "gateway.asgi:application",
+    health_path: str = "/healthz",
 ) -> Gateway:
-    """Start uvicorn on a free loopback port and wait until ``GET /healthz`` answers."""
+    """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers."""
     sock = _listening_socket()
     port = sock.getsockname()[1]
     log = log_path.open("ab")
@@ -160,7 +168,7 @@ def start_gateway(
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "gateway.asgi:application",
+                app,
                 "--fd",
                 str(sock.fileno()),
                 "--no-access-log",
@@ -197,7 +205,7 @@ def start_gateway(
                 f"{gateway.log_since(0)}"
             )
         try:
-            if httpx.get(f"{gateway.base_url}/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(f"{gateway.base_url}{health_path}", timeout=1.0).status_code == 200:
                 return gateway
         except httpx.TransportError:
             pass
