@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.test import override_settings
 
 from gateway.asgi import application
 from streaming.auth import forget_verified_keys
+from streaming.transport import get_client
 from tests.fakes.upstream import FakeUpstream, slow_stream
 
 pytestmark = pytest.mark.anyio
@@ -63,14 +65,8 @@ async def client_key() -> str:
     return out.getvalue().strip().splitlines()[-1]
 
 
-@pytest.mark.django_db(transaction=True)
-async def test_client_disconnect_mid_stream_closes_the_upstream_at_once(
-    upstream: FakeUpstream, client_key: str
-) -> None:
-    forget_verified_keys()
-    upstream.enqueue(slow_stream(interval=0.05))
-    body = json.dumps(BODY).encode()
-    scope: dict[str, Any] = {
+def http_scope(body: bytes, client_key: str) -> dict[str, Any]:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -89,14 +85,47 @@ async def test_client_disconnect_mid_stream_closes_the_upstream_at_once(
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def stream_then_disconnect(upstream: FakeUpstream, client_key: str) -> float:
+    """Start a slow stream, hang up after its first event; seconds until the upstream saw its connection close."""
+    since = time.monotonic()
+    upstream.enqueue(slow_stream(interval=0.05))
+    body = json.dumps(BODY).encode()
+    communicator = ApplicationCommunicator(application, http_scope(body, client_key))
+    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+    start = await communicator.receive_output(5)
+    assert start["type"] == "http.response.start" and start["status"] == 200
+    first = await communicator.receive_output(5)
+    assert first["body"].startswith(b"event: message_start")
+    await communicator.send_input({"type": "http.disconnect"})
+    took = await asyncio.to_thread(upstream.wait_for_disconnect, 3.0, since=since)
+    await communicator.wait(2)
+    return took
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_client_disconnect_mid_stream_closes_the_upstream_at_once(
+    upstream: FakeUpstream, client_key: str
+) -> None:
+    forget_verified_keys()
     with override_settings(OPENAI_BASE_URL=upstream.url, OPENAI_API_KEY="sk-test-asgi"):
-        communicator = ApplicationCommunicator(application, scope)
-        await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
-        start = await communicator.receive_output(5)
-        assert start["type"] == "http.response.start" and start["status"] == 200
-        first = await communicator.receive_output(5)
-        assert first["body"].startswith(b"event: message_start")
-        await communicator.send_input({"type": "http.disconnect"})
-        took = await asyncio.to_thread(upstream.wait_for_disconnect, 3.0)
-        await communicator.wait(2)
-    assert took < 2.0
+        assert await stream_then_disconnect(upstream, client_key) < 2.0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_many_disconnects_leave_no_task_or_connection_behind(
+    upstream: FakeUpstream, client_key: str
+) -> None:
+    forget_verified_keys()
+    with override_settings(OPENAI_BASE_URL=upstream.url, OPENAI_API_KEY="sk-test-asgi"):
+        await stream_then_disconnect(upstream, client_key)  # warm up: client pool, key cache
+        tasks_before = len(asyncio.all_tasks())
+        for _ in range(20):
+            await stream_then_disconnect(upstream, client_key)
+        await asyncio.sleep(0.1)
+        assert len(asyncio.all_tasks()) == tasks_before
+        pool = get_client()._transport._pool  # type: ignore[attr-defined]  # httpcore's pool: no public view
+        assert pool._requests == []  # no request still holds a connection
+        assert all(connection.is_idle() or connection.is_closed() for connection in pool.connections)
+        assert upstream.open_streams == 0
