@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Protocol
 
 from django.http import StreamingHttpResponse
@@ -62,42 +62,96 @@ def translate_batch(translator: Translator, batch: list[SSEEvent]) -> bytes:
     return b"".join(frames)
 
 
+# Translated bytes buffered for a slow client before the upstream reader waits for it to catch up.
+HIGH_WATER_BYTES = 1 << 20
+
+
 async def relay(
     first: bytes,
     batches: AsyncGenerator[list[SSEEvent], None],
     translator: Translator,
     *,
     ping_interval: float,
-    to_gateway_error: Any,
+    to_gateway_error: Callable[[BaseException], GatewayError],
 ) -> AsyncIterator[bytes]:
-    """Client-bound SSE bytes, starting with ``first`` (the translated first upstream read)."""
-    pending: asyncio.Future[list[SSEEvent]] | None = None
+    """Client-bound SSE bytes, starting with ``first`` (the translated first upstream read).
+
+    One reader task pulls upstream reads and translates them into a buffer; this generator hands the
+    buffer to Django whenever it is not empty (several reads join into one write when the client is the
+    slower side). Pings come from one timer that is re-armed for "last write + interval", so a busy stream
+    costs no timer or task per read.
+    """
+    loop = asyncio.get_running_loop()
+    buffer: list[bytes] = []
+    buffered = 0
+    finished = False
+    waiter: asyncio.Future[bool] | None = None
+    drained = asyncio.Event()
+    last_write = loop.time()
+
+    def wake(ping: bool) -> None:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(ping)
+
+    def on_timer() -> None:
+        nonlocal timer
+        due = last_write + ping_interval
+        if loop.time() >= due:
+            wake(True)
+            due = loop.time() + ping_interval
+        timer = loop.call_at(due, on_timer)
+
+    async def read_upstream() -> None:
+        nonlocal buffered, finished
+        try:
+            async for batch in batches:
+                if chunk := translate_batch(translator, batch):
+                    buffer.append(chunk)
+                    buffered += len(chunk)
+                    wake(False)
+                    if buffered > HIGH_WATER_BYTES:
+                        drained.clear()
+                        await drained.wait()
+                if translator.done:
+                    return
+            buffer.extend(translator.finish())
+        except Exception as exc:
+            # Upstream failures and anything unexpected after the 200 went out: an ``event: error`` frame.
+            if not translator.done:
+                buffer.extend(translator.fail(to_gateway_error(exc)))
+        finally:
+            finished = True
+            wake(False)
+
+    reader: asyncio.Task[None] | None = None
+    timer = loop.call_at(last_write + ping_interval, on_timer)
     try:
         if first:
             yield first
-        while not translator.done:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(batches))
-            finished, _ = await asyncio.wait((pending,), timeout=ping_interval)
-            if not finished:
-                yield PING
-                continue
-            task, pending = pending, None
-            try:
-                batch = task.result()
-            except StopAsyncIteration:
-                if chunk := b"".join(translator.finish()):
-                    yield chunk
-                return
-            if chunk := translate_batch(translator, batch):
+        if translator.done:
+            return
+        reader = loop.create_task(read_upstream())
+        while True:
+            if buffer:
+                chunk = b"".join(buffer)
+                buffer.clear()
+                buffered = 0
+                drained.set()
+                last_write = loop.time()
                 yield chunk
-    except Exception as exc:
-        # Upstream failures and anything unexpected after the 200 went out: an ``event: error`` frame.
-        if not translator.done and (chunk := b"".join(translator.fail(to_gateway_error(exc)))):
-            yield chunk
+                continue
+            if finished:
+                return
+            waiter = loop.create_future()
+            ping = await waiter
+            waiter = None
+            if ping and not buffer:
+                last_write = loop.time()
+                yield PING
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        timer.cancel()
+        if reader is not None and not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
         await batches.aclose()

@@ -68,7 +68,7 @@ async def collect(upstream: Upstream, first: bytes, ping: float = 10.0) -> list[
 
 
 async def test_all_events_of_one_read_go_out_in_one_write() -> None:
-    upstream = Upstream(["a", "b", "c"], ["stop"])
+    upstream = Upstream(["a", "b", "c"], 0.05, ["stop"])
     chunks = await collect(upstream, events("0"))
     assert chunks == [
         b"event: echo\ndata: 0\n\n",
@@ -76,6 +76,15 @@ async def test_all_events_of_one_read_go_out_in_one_write() -> None:
         b"event: echo\ndata: stop\n\n",
     ]
     assert upstream.closed
+
+
+async def test_reads_that_pile_up_while_the_client_is_busy_go_out_in_one_write() -> None:
+    upstream = Upstream(["a"], ["b"], ["stop"])
+    chunks = await collect(upstream, events("0"))
+    assert chunks == [
+        b"event: echo\ndata: 0\n\n",
+        b"event: echo\ndata: a\n\nevent: echo\ndata: b\n\nevent: echo\ndata: stop\n\n",
+    ]
 
 
 async def test_silence_is_filled_with_pings_and_nothing_is_lost() -> None:
@@ -88,14 +97,14 @@ async def test_silence_is_filled_with_pings_and_nothing_is_lost() -> None:
 
 async def test_end_of_upstream_without_terminal_event_is_reported_by_the_translator() -> None:
     chunks = await collect(Upstream(["a"]), events("0"))
-    assert chunks[-1] == b"event: eof\ndata: {}\n\n"
+    assert b"".join(chunks).endswith(b"event: echo\ndata: a\n\nevent: eof\ndata: {}\n\n")
 
 
 async def test_upstream_failure_mid_stream_becomes_an_error_frame() -> None:
     upstream = Upstream(["a"], OverloadedError("upstream unreachable"))
-    chunks = await collect(upstream, events("0"))
-    assert chunks[-1].startswith(b"event: error\n")
-    assert b"overloaded_error" in chunks[-1]
+    stream = b"".join(await collect(upstream, events("0")))
+    assert stream.startswith(b"event: echo\ndata: 0\n\nevent: echo\ndata: a\n\nevent: error\n")
+    assert stream.endswith(b'"overloaded_error","message":"upstream unreachable"}}\n\n')
     assert upstream.closed
 
 
@@ -128,3 +137,21 @@ async def test_django_consumes_the_relay_itself() -> None:
     assert response["Content-Type"] == "text/event-stream; charset=utf-8"
     assert response["Cache-Control"] == "no-cache"
     await stream.aclose()
+
+
+async def test_a_slow_client_makes_the_reader_wait_instead_of_buffering_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("streaming.relay.HIGH_WATER_BYTES", 100)
+    read: list[int] = []
+
+    async def batches() -> AsyncGenerator[list[Any], None]:
+        for n in range(50):
+            read.append(n)
+            yield [{"event": "message", "data": "x" * 60}]
+
+    chunks = relay(b"", batches(), EchoTranslator(), ping_interval=10, to_gateway_error=lambda e: e)
+    await anext(chunks)
+    await asyncio.sleep(0.05)  # the client is busy; the reader runs ahead only up to the high-water mark
+    assert len(read) < 5
+    await chunks.aclose()
