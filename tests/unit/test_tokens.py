@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 import respx
@@ -21,7 +23,10 @@ PAYLOAD = {
 
 
 @pytest.fixture(autouse=True)
-def _upstream() -> None:
+def _forget_counting_endpoints() -> Iterator[None]:
+    """The "no counting endpoint" memory is per process: clear it on both sides so no other test sees it."""
+    tokens._no_counting_endpoint.clear()
+    yield
     tokens._no_counting_endpoint.clear()
 
 
@@ -65,8 +70,8 @@ async def test_upstream_without_counting_endpoint_falls_back_and_is_not_asked_ag
 @pytest.mark.anyio
 @override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY="sk-test", GATEWAY_COUNT_TOKENS="local")
 async def test_local_mode_never_calls_upstream() -> None:
-    with respx.mock(assert_all_called=False):
-        route = respx.post(f"{BASE}/responses/input_tokens").respond(json={"input_tokens": 1})
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(f"{BASE}/responses/input_tokens").respond(json={"input_tokens": 1})
         assert await count_input_tokens(PAYLOAD) == estimate_input_tokens(PAYLOAD)
     assert route.call_count == 0
 

@@ -325,8 +325,8 @@ def answer_like_openai(request: httpx.Request) -> httpx.Response:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=json_values | message_like)
 async def test_random_json_always_gets_an_envelope_or_a_message(api: AsyncClient, body: Any) -> None:
-    with respx.mock(assert_all_called=False):
-        respx.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
         response = await post(api, body)
     if response.status_code != 200:
         assert response.status_code < 500
