@@ -5,8 +5,9 @@ Three entry points, one per place a failure can surface:
 - ``error_for_event``: a ``response.failed`` / ``error`` event after the client stream began;
 - ``error_for_transport``: no usable answer at all (connect failure, timeout, dropped stream).
 
-Only the upstream ``message`` text reaches the client (an allow-list of one field), after key, org and
-request-id redaction and a length cap: never upstream headers, URLs, keys or tracebacks.
+Only the upstream ``message`` text reaches the client (an allow-list of one field), after
+``streaming.redaction.redact`` (the given secrets, keys, org/project and request ids, a length cap):
+never upstream headers, URLs, keys or tracebacks.
 
 Decisions: upstream 401/403 mean the *gateway's* upstream key was refused, so the client gets 502
 ``api_error`` with ``x-should-retry: false`` (401 ``authentication_error`` is reserved for a bad client
@@ -17,8 +18,7 @@ key); an unreachable upstream is 529 ``overloaded_error`` (the SDKs retry it) an
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from streaming.errors import (
     BillingError,
@@ -31,17 +31,10 @@ from streaming.errors import (
     RequestTooLargeError,
     UpstreamError,
 )
+from streaming.redaction import redact
 
-MAX_MESSAGE_CHARS = 2000
 NO_RETRY = {"x-should-retry": "false"}
 _RETRY_HEADERS = ("retry-after", "retry-after-ms")
-
-_REDACTIONS = (
-    (re.compile(r"\bsk-[A-Za-z0-9_*\-]{4,}"), "sk-***"),
-    (re.compile(r"\b(org|proj)[-_][A-Za-z0-9]{6,}"), r"\1-***"),
-    (re.compile(r"\breq_[A-Za-z0-9]{8,}"), "req_***"),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{8,}"), "Bearer ***"),
-)
 
 # Upstream error ``code``/``type`` values, checked code first (C.7, B.3, B.4).
 _RATE_LIMIT = frozenset(
@@ -64,18 +57,9 @@ _INVALID = frozenset(
 _INVALID_PREFIXES = ("invalid_image", "image_")
 
 
-def redact(text: str) -> str:
-    """``text`` without keys, org/project ids or request ids, capped in length."""
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
-    if len(text) > MAX_MESSAGE_CHARS:
-        text = text[:MAX_MESSAGE_CHARS] + "…"
-    return text
-
-
-def _message(error: Mapping[str, object] | None) -> str | None:
+def _message(error: Mapping[str, object] | None, secrets: Iterable[str | None] = ()) -> str | None:
     message = error.get("message") if error else None
-    return redact(message) if isinstance(message, str) and message.strip() else None
+    return redact(message, secrets) if isinstance(message, str) and message.strip() else None
 
 
 def _codes(error: Mapping[str, object] | None) -> list[str]:
@@ -150,10 +134,14 @@ def event_error_fields(data: Mapping[str, object]) -> dict[str, object]:
     return fields
 
 
-def error_for_event(error: Mapping[str, object]) -> GatewayError:
-    """The client error for a mid-stream failure (``response.failed``'s ``error``, an ``error`` event's fields)."""
+def error_for_event(error: Mapping[str, object], *, secrets: Iterable[str | None] = ()) -> GatewayError:
+    """The client error for a mid-stream failure (``response.failed``'s ``error``, an ``error`` event's fields).
+
+    ``secrets`` (the upstream key) are redacted from the message: unlike an HTTP error body, an event
+    reaches here without passing the transport's redaction.
+    """
     kind = _classify(_codes(error)) or UpstreamError
-    return kind(_message(error))
+    return kind(_message(error, secrets))
 
 
 def error_for_transport(kind: str) -> GatewayError:

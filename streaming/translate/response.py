@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from streaming.errors import GatewayError, UpstreamError
@@ -224,18 +224,23 @@ def cut_at_stop_sequence(
     return content, None
 
 
-def _failure(response: Mapping[str, Any]) -> GatewayError:
+def _failure(response: Mapping[str, Any], secrets: Iterable[str | None]) -> GatewayError:
     if response.get("status") == "failed":
         error = response.get("error")
-        return error_for_event(error if isinstance(error, Mapping) else {})
+        return error_for_event(error if isinstance(error, Mapping) else {}, secrets=secrets)
     return UpstreamError(f"The upstream response ended with status {response.get('status')!r}.")
 
 
-def response_to_message(response: Mapping[str, Any], context: RequestContext) -> Message:
-    """The Anthropic Message for a finished Responses object; raises GatewayError for failed ones."""
+def response_to_message(
+    response: Mapping[str, Any], context: RequestContext, *, secrets: Iterable[str | None] = ()
+) -> Message:
+    """The Anthropic Message for a finished Responses object; raises GatewayError for failed ones.
+
+    ``secrets`` (the upstream key) are redacted from a failed response's error message.
+    """
     status = response.get("status") or "completed"
     if status not in ("completed", "incomplete"):
-        raise _failure(response)
+        raise _failure(response, secrets)
     content: list[ContentBlock] = []
     tool_use = refusal = False
     output = response.get("output")

@@ -35,7 +35,7 @@ stop sequences. No per-event JSON encoding of whole dicts, no regexes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from streaming.errors import GatewayError, UpstreamError, envelope
@@ -137,9 +137,13 @@ def _remainder(received: list[str], full: object) -> str:
 class StreamTranslator:
     """Upstream Responses events in, Anthropic SSE frames out; see the module docstring."""
 
-    def __init__(self, context: RequestContext, request_id: str | None = None) -> None:
+    def __init__(
+        self, context: RequestContext, request_id: str | None = None, *, secrets: Iterable[str | None] = ()
+    ) -> None:
+        """``request_id`` goes into error frames; ``secrets`` (the upstream key) are redacted from them."""
         self._context = context
         self._request_id = request_id
+        self._secrets = tuple(secrets)
         self._summarize = context.thinking and context.thinking_display != "omitted"
         self._stop_sequences = tuple(s for s in context.stop_sequences if s)
         self._started = False
@@ -279,10 +283,11 @@ class StreamTranslator:
     def _on_failed(self, data: Event, out: Frames) -> None:
         response = data.get("response")
         error = response.get("error") if isinstance(response, Mapping) else None
-        self._end_with_error(error_for_event(error if isinstance(error, Mapping) else {}), out)
+        error = error if isinstance(error, Mapping) else {}
+        self._end_with_error(error_for_event(error, secrets=self._secrets), out)
 
     def _on_error(self, data: Event, out: Frames) -> None:
-        self._end_with_error(error_for_event(event_error_fields(data)), out)
+        self._end_with_error(error_for_event(event_error_fields(data), secrets=self._secrets), out)
 
     def _on_nothing(self, data: Event, out: Frames) -> None:
         """Known events with nothing to say (the message start is handled by ``feed``)."""

@@ -13,7 +13,6 @@ from .errors import (
     UpstreamNotConfigured,
     UpstreamStreamError,
     UpstreamTimeoutError,
-    redact,
     safe_error_payload,
     upstream_error_from_response,
 )
@@ -47,7 +46,6 @@ __all__ = [
     "create_openai_response",
     "get_client",
     "openai_event_batches",
-    "redact",
     "require_openai_api_key",
     "safe_error_payload",
     "stream_openai_events",

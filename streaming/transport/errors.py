@@ -8,7 +8,7 @@
 
 Every error has ``status_code`` (the upstream's HTTP status, ``None`` when there was none), ``payload``
 (``{"error": {...}}`` built from an allow-list of the upstream's error fields — message, type, code,
-param — after key redaction, else a short placeholder), ``headers`` (only retry hints and the upstream
+param — after ``streaming.redaction.redact``, else a short placeholder), ``headers`` (only retry hints and the upstream
 request id) and an ``error_type`` label. Never request headers, never the key (protocol.md C.7).
 ``streaming.edge`` maps these to the client-facing tree in ``streaming/errors.py``. Pure: no httpx.
 """
@@ -16,11 +16,12 @@ request id) and an ``error_type`` label. Never request headers, never the key (p
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+
+from streaming.redaction import redact
 
 __all__ = [
     "KEPT_HEADERS",
@@ -29,31 +30,15 @@ __all__ = [
     "UpstreamNotConfigured",
     "UpstreamStreamError",
     "UpstreamTimeoutError",
-    "redact",
     "safe_error_payload",
     "upstream_error_from_response",
 ]
 
-REDACTED = "[redacted]"
 KEPT_HEADERS = ("retry-after", "retry-after-ms", "x-request-id")
 """Upstream response headers worth keeping: retry hints (forwarded on 429) and the id for logs."""
 
 _ERROR_FIELDS = ("message", "type", "code", "param")
-_MAX_MESSAGE = 2000
-_SECRET_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{16,}|org-[A-Za-z0-9]{8,}")
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace the configured key(s) and anything shaped like an OpenAI key or organization id.
-
-    One pass over one pattern, so a key that contains (or is contained in) another match cannot leave
-    part of itself behind.
-    """
-    literals = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
-    if not literals:
-        return _SECRET_PATTERN.sub(REDACTED, text)
-    pattern = "|".join([*map(re.escape, literals), _SECRET_PATTERN.pattern])
-    return re.sub(pattern, REDACTED, text)
+_MAX_FIELD = 2000  # each kept field, after redaction
 
 
 def placeholder_payload(message: str, error_type: str) -> dict[str, Any]:
@@ -89,7 +74,7 @@ def safe_error_payload(
             continue
         value = upstream[name]
         if isinstance(value, str):
-            error[name] = redact(value, secrets)[:_MAX_MESSAGE]
+            error[name] = redact(value, secrets)[:_MAX_FIELD]
         elif value is None or (isinstance(value, int) and not isinstance(value, bool)):
             error[name] = value
     if not error.get("message"):

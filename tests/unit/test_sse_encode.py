@@ -19,6 +19,7 @@ PURE_MODULES = [
     "streaming/translate/stream.py",
     "streaming/translate/stopseq.py",
     "streaming/translate/errors.py",
+    "streaming/redaction.py",
 ]
 IO_IMPORTS = ("httpx", "httpx2", "django.http", "django.db", "asgiref")
 

@@ -314,6 +314,29 @@ def test_error_event_fields_are_read_nested_first_then_flat(error_event: dict[st
     assert produced[-1][1]["error"] == {"type": "rate_limit_error", "message": "slow down"}
 
 
+UPSTREAM_KEY = "local-proxy-token-42"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ev("error", error={"type": "invalid_request_error", "message": f"bad key {UPSTREAM_KEY}"}),
+        ev("error", code="server_error", message=f"bad key {UPSTREAM_KEY}", param=None),
+        ev(
+            "response.failed",
+            response={"id": RESP_ID, "status": "failed", "error": {"message": f"bad key {UPSTREAM_KEY}"}},
+        ),
+    ],
+    ids=["error-nested", "error-flat", "response.failed"],
+)
+def test_upstream_key_in_a_mid_stream_error_comes_out_redacted(failure: dict[str, Any]) -> None:
+    translator = StreamTranslator(ctx(), secrets=(UPSTREAM_KEY,))
+    frames = translator.feed(created()) + translator.feed(failure)
+
+    assert UPSTREAM_KEY not in b"".join(frames).decode()
+    assert json.loads(parse_sse(frames[-1].decode())[0]["data"])["error"]["message"] == "bad key [redacted]"
+
+
 def test_error_before_any_other_event_sends_no_message_start() -> None:
     translator = StreamTranslator(ctx())
 

@@ -340,6 +340,15 @@ def test_failed_response_raises_the_mapped_error() -> None:
     assert raised.value.message == "Too many"
 
 
+def test_upstream_key_in_a_failed_response_comes_out_redacted() -> None:
+    failed = response(status="failed", error={"code": "server_error", "message": "bad key local-token-42"})
+
+    with pytest.raises(GatewayError) as raised:
+        response_to_message(failed, ctx(), secrets=("local-token-42",))
+
+    assert raised.value.message == "bad key [redacted]"
+
+
 @pytest.mark.parametrize("status", ["cancelled", "in_progress", "queued"])
 def test_unfinished_or_cancelled_response_is_an_api_error(status: str) -> None:
     with pytest.raises(GatewayError) as raised:

@@ -13,25 +13,9 @@ from streaming.transport.errors import (
     UpstreamStreamError,
     UpstreamTimeoutError,
     kept_headers,
-    redact,
     safe_error_payload,
     upstream_error_from_response,
 )
-
-
-@pytest.mark.parametrize(
-    ("text", "secrets", "expected"),
-    [
-        ("key sk-abcdefghijklmnop1234 here", (), "key [redacted] here"),
-        ("project key sk-proj-AbC_dEf-1234567890xyz", (), "project key [redacted]"),
-        ("org org-ABCdef123456 denied", (), "org [redacted] denied"),
-        ("token my-local-token!", ("my-local-token",), "token [redacted]!"),
-        ("short sk-abc stays", (), "short sk-abc stays"),
-        ("nothing secret", (None, ""), "nothing secret"),
-    ],
-)
-def test_redact(text: str, secrets: tuple[str | None, ...], expected: str) -> None:
-    assert redact(text, secrets) == expected
 
 
 def body(document: Any) -> bytes:

@@ -18,12 +18,10 @@ from streaming.errors import (
     UpstreamError,
 )
 from streaming.translate.errors import (
-    MAX_MESSAGE_CHARS,
     error_for_event,
     error_for_status,
     error_for_transport,
     event_error_fields,
-    redact,
 )
 
 
@@ -96,7 +94,7 @@ def test_upstream_message_is_passed_on_redacted() -> None:
         400, err("Bad key sk-abc123def456 for org-AbCdEf123456 (request req_0123456789abcdef)"), {}
     )
 
-    assert result.message == "Bad key sk-*** for org-*** (request req_***)"
+    assert result.message == "Bad key [redacted] for [redacted] (request [redacted])"
 
 
 @pytest.mark.parametrize("error", [None, {}, {"message": None}, {"message": "  "}, {"message": 42}])
@@ -110,24 +108,6 @@ def test_only_the_message_field_reaches_the_client() -> None:
     result = error_for_status(400, err("short", param="secret_param", internal="trace"), {})
 
     assert result.message == "short" and result.headers == {}
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("key sk-proj-AbC_123-xyz here", "key sk-*** here"),
-        ("Incorrect API key provided: sk-abc***wxyz.", "Incorrect API key provided: sk-***."),
-        ("project proj_AbCdEf123456", "project proj-***"),
-        ("Authorization: Bearer abc.def.ghi-123", "Authorization: Bearer ***"),
-        ("plain message", "plain message"),
-    ],
-)
-def test_redact_removes_keys_and_ids(text: str, expected: str) -> None:
-    assert redact(text) == expected
-
-
-def test_redact_caps_the_length() -> None:
-    assert len(redact("x" * 10_000)) == MAX_MESSAGE_CHARS + 1
 
 
 # -- mid-stream -------------------------------------------------------------------------------------
