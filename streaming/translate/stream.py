@@ -12,8 +12,11 @@ How that is kept:
 - One upstream output item streams at a time. Events of another item that arrive while one is active
   (recorded streams never interleave, the API does not promise it) wait in ``_pending`` until the active
   item's ``output_item.done`` (or the terminal event), then replay in ``output_index`` order.
-- Blocks open lazily, on the first text to show: a part that ends empty leaves no empty block (the
+- Block framing (indices, the one open block, delta and stop frames) is ``translate.blocks.BlockWriter``.
+  Blocks open lazily, on the first text to show: a part that ends empty leaves no empty block (the
   non-streaming path drops empty text too), and text held back by a stop-sequence filter has a home.
+- Reasoning items become thinking blocks in ``translate.stream_thinking``; this module parses their
+  events and passes on the output index, part key and text.
 - Every ``*.done`` event is reconciled with what the deltas delivered: a remainder (or the whole value,
   from servers that send no deltas) is emitted as one more delta, so concatenated ``partial_json``
   is exactly the upstream arguments. Items the terminal response carries but whose
@@ -39,70 +42,27 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from streaming.errors import GatewayError, UpstreamError, envelope
-from streaming.sse import MESSAGE_STOP, delta_prefix, encode_delta, encode_event
+from streaming.sse import MESSAGE_STOP, encode_event
+from streaming.translate.blocks import BlockWriter, Frames, TextPart, ToolPart, remainder
 from streaming.translate.context import RequestContext
 from streaming.translate.errors import error_for_event, event_error_fields
 from streaming.translate.response import (
-    THINKING_PART_SEPARATOR,
     anthropic_message_id,
     incomplete_reason,
     message_skeleton,
-    reasoning_block,
-    reasoning_signature,
     stop_reason_for,
     tool_use_start,
     usage_from,
 )
 from streaming.translate.stopseq import StopMatcher
+from streaming.translate.stream_thinking import ThinkingStream
 from streaming.translate.types import StopReason, Usage
 
 Event = Mapping[str, Any]
-Frames = list[bytes]
 
 _ITEM_DONE = "response.output_item.done"
 _ERROR_EVENTS = frozenset({"error", "response.failed"})
-_STOP_FRAME = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n'
-_TEXT_START = {"type": "text", "text": ""}
-_THINKING_START = {"type": "thinking", "thinking": "", "signature": ""}
 _ENDED_EARLY = "upstream stream ended unexpectedly"
-
-
-class _Part:
-    """One upstream part and the Anthropic block it becomes (``index`` None until the block starts)."""
-
-    __slots__ = ("closed", "index", "prefix", "received")
-
-    def __init__(self) -> None:
-        self.index: int | None = None
-        self.prefix = b""
-        self.closed = False
-        self.received: list[str] = []  # upstream text so far, to reconcile with ``*.done`` values
-
-
-class _Text(_Part):
-    __slots__ = ("matcher", "output_index")
-
-    def __init__(self, output_index: object, matcher: StopMatcher | None) -> None:
-        super().__init__()
-        self.output_index = output_index
-        self.matcher = matcher
-
-
-class _Tool(_Part):
-    __slots__ = ("item",)
-
-    def __init__(self, item: Event | None) -> None:
-        super().__init__()
-        self.item = item
-
-
-class _Reasoning(_Part):
-    __slots__ = ("last_key", "texts")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: dict[tuple[str, object], list[str]] = {}  # ("s", summary_index) / ("c", content_index)
-        self.last_key: tuple[str, object] | None = None
 
 
 def _message_delta(stop_reason: StopReason, stop_sequence: str | None, usage: Usage) -> bytes:
@@ -126,14 +86,6 @@ def _text_key(data: Event) -> tuple[object, object]:
     return data.get("output_index"), _index(data, "content_index")
 
 
-def _remainder(received: list[str], full: object) -> str:
-    """What ``full`` adds to the text received so far ("" when nothing, or when they disagree)."""
-    if not isinstance(full, str) or not full:
-        return ""
-    got = "".join(received)
-    return full[len(got) :] if len(full) > len(got) and full.startswith(got) else ""
-
-
 class StreamTranslator:
     """Upstream Responses events in, Anthropic SSE frames out; see the module docstring."""
 
@@ -144,22 +96,19 @@ class StreamTranslator:
         self._context = context
         self._request_id = request_id
         self._secrets = tuple(secrets)
-        self._summarize = context.thinking and context.thinking_display != "omitted"
         self._stop_sequences = tuple(s for s in context.stop_sequences if s)
         self._started = False
         self._done = False
         self._error: GatewayError | None = None
-        self._next_index = 0
-        self._current: _Part | None = None
-        self._texts: dict[tuple[object, object], _Text] = {}
-        self._tools: dict[object, _Tool] = {}
-        self._reasoning: dict[object, _Reasoning] = {}
+        self._blocks = BlockWriter()
+        self._texts: dict[tuple[object, object], TextPart] = {}
+        self._tools: dict[object, ToolPart] = {}
+        self._thinking = ThinkingStream(context, self._blocks)
         self._active: int | None = None  # output_index of the item streaming now
         self._pending: dict[int, list[Event]] = {}
         self._finished: set[int] = set()
         self._tool_use = False
         self._refusal = False
-        self._chars = 0
 
     @property
     def started(self) -> bool:
@@ -267,7 +216,7 @@ class StreamTranslator:
             if output_index not in self._finished and isinstance(item, Mapping) and not self._done:
                 self._on_item_done({"output_index": output_index, "item": item}, out)
                 self._finished.add(output_index)
-        self._finish_current(out)
+        self._blocks.finish_current(out)
         if self._done:
             return
         status = response.get("status") or (
@@ -292,59 +241,20 @@ class StreamTranslator:
     def _on_nothing(self, data: Event, out: Frames) -> None:
         """Known events with nothing to say (the message start is handled by ``feed``)."""
 
-    # -- blocks -------------------------------------------------------------------------------
-
-    def _activate(self, part: _Part, out: Frames) -> None:
-        if self._current is not part:
-            self._finish_current(out)
-            self._current = part
-
-    def _start_block(self, part: _Part, block: Mapping[str, Any], delta_type: str, out: Frames) -> None:
-        self._activate(part, out)
-        index = self._next_index
-        self._next_index += 1
-        out.append(
-            encode_event(
-                "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
-            )
-        )
-        part.index = index
-        part.prefix = delta_prefix(index, delta_type, _DELTA_FIELDS[delta_type])
-
-    def _delta(self, part: _Part, value: str, out: Frames) -> None:
-        out.append(encode_delta(part.prefix, value))
-        self._chars += len(value)
-
-    def _close(self, part: _Part, out: Frames) -> None:
-        if part.index is not None and not part.closed:
-            out.append(_STOP_FRAME % part.index)
-        part.closed = True
-        if self._current is part:
-            self._current = None
-
-    def _finish_current(self, out: Frames) -> None:
-        """End the part that owns the output: release held-back text, close its block."""
-        part = self._current
-        if part is None:
-            return
-        if isinstance(part, _Text) and part.matcher is not None and (held := part.matcher.flush()):
-            self._emit_text(part, held, out)
-        self._close(part, out)
-
     # -- text and refusals --------------------------------------------------------------------
 
-    def _text_part(self, data: Event) -> _Text:
+    def _text_part(self, data: Event) -> TextPart:
         key = _text_key(data)
         part = self._texts.get(key)
         if part is None or part.closed:
             matcher = StopMatcher(self._stop_sequences) if self._stop_sequences else None
-            part = self._texts[key] = _Text(key[0], matcher)
+            part = self._texts[key] = TextPart(key[0], matcher)
         return part
 
-    def _text(self, part: _Text, text: str, out: Frames) -> None:
+    def _text(self, part: TextPart, text: str, out: Frames) -> None:
         if not text:
             return
-        self._activate(part, out)
+        self._blocks.activate(part, out)
         part.received.append(text)
         if part.matcher is not None:
             text, matched = part.matcher.feed(text)
@@ -352,18 +262,13 @@ class StreamTranslator:
                 self._stop_at_sequence(part, text, matched, out)
                 return
         if text:
-            self._emit_text(part, text, out)
+            self._blocks.text(part, text, out)
 
-    def _emit_text(self, part: _Text, text: str, out: Frames) -> None:
-        if part.index is None:
-            self._start_block(part, _TEXT_START, "text_delta", out)
-        self._delta(part, text, out)
-
-    def _stop_at_sequence(self, part: _Text, before: str, sequence: str, out: Frames) -> None:
+    def _stop_at_sequence(self, part: TextPart, before: str, sequence: str, out: Frames) -> None:
         if before:
-            self._emit_text(part, before, out)
-        self._close(part, out)
-        usage = usage_from({"output_tokens": (self._chars + 3) // 4})
+            self._blocks.text(part, before, out)
+        self._blocks.close(part, out)
+        usage = usage_from({"output_tokens": (self._blocks.chars + 3) // 4})
         out.append(_message_delta("stop_sequence", sequence, usage))
         out.append(MESSAGE_STOP)
         self._done = True
@@ -374,7 +279,7 @@ class StreamTranslator:
             part = self._text_part(data)
         elif part.closed:
             return
-        self._text(part, _remainder(part.received, full), out)
+        self._text(part, remainder(part.received, full), out)
 
     def _on_text_delta(self, data: Event, out: Frames) -> None:
         delta = data.get("delta")
@@ -405,8 +310,8 @@ class StreamTranslator:
         self._refusal = self._refusal or refusal
         self._reconcile_text(data, part.get("refusal" if refusal else "text"), out)
         text_part = self._texts.get(_text_key(data))
-        if text_part is not None and self._current is text_part and not self._done:
-            self._finish_current(out)
+        if text_part is not None and self._blocks.current is text_part and not self._done:
+            self._blocks.finish_current(out)
 
     def _message_done(self, data: Event, item: Event, out: Frames) -> None:
         content = item.get("content")
@@ -415,33 +320,37 @@ class StreamTranslator:
                 return
             if isinstance(part, Mapping) and part.get("type") in ("output_text", "refusal"):
                 self._on_part_done({**data, "content_index": content_index, "part": part}, out)
-        current = self._current
-        if isinstance(current, _Text) and current.output_index == data.get("output_index") and not self._done:
-            self._finish_current(out)
+        current = self._blocks.current
+        if (
+            isinstance(current, TextPart)
+            and current.output_index == data.get("output_index")
+            and not self._done
+        ):
+            self._blocks.finish_current(out)
 
     # -- function calls -----------------------------------------------------------------------
 
-    def _tool_part(self, data: Event) -> _Tool:
+    def _tool_part(self, data: Event) -> ToolPart:
         output_index = data.get("output_index")
         part = self._tools.get(output_index)
         if part is None:
-            part = self._tools[output_index] = _Tool(None)
+            part = self._tools[output_index] = ToolPart()
         return part
 
-    def _start_tool(self, part: _Tool, item: Event, out: Frames) -> None:
+    def _start_tool(self, part: ToolPart, item: Event, out: Frames) -> None:
         part.item = item
-        self._start_block(part, tool_use_start(item, self._context), "input_json_delta", out)
+        self._blocks.start(part, tool_use_start(item, self._context), "input_json_delta", out)
         self._tool_use = True
         if arguments := "".join(part.received):
-            self._delta(part, arguments, out)
+            self._blocks.delta(part, arguments, out)
 
-    def _arguments(self, part: _Tool, arguments: str, out: Frames) -> None:
+    def _arguments(self, part: ToolPart, arguments: str, out: Frames) -> None:
         if not arguments or part.closed:
             return
-        self._activate(part, out)
+        self._blocks.activate(part, out)
         part.received.append(arguments)
         if part.index is not None:
-            self._delta(part, arguments, out)
+            self._blocks.delta(part, arguments, out)
 
     def _on_arguments_delta(self, data: Event, out: Frames) -> None:
         delta = data.get("delta")
@@ -450,100 +359,41 @@ class StreamTranslator:
 
     def _on_arguments_done(self, data: Event, out: Frames) -> None:
         part = self._tool_part(data)
-        self._arguments(part, _remainder(part.received, data.get("arguments")), out)
+        self._arguments(part, remainder(part.received, data.get("arguments")), out)
 
     def _tool_done(self, data: Event, item: Event, out: Frames) -> None:
         part = self._tool_part(data)
         if part.closed:
             return
-        self._arguments(part, _remainder(part.received, item.get("arguments")), out)
+        self._arguments(part, remainder(part.received, item.get("arguments")), out)
         if part.index is None:
             self._start_tool(part, item, out)
-        self._close(part, out)
+        self._blocks.close(part, out)
 
-    # -- reasoning ----------------------------------------------------------------------------
-
-    def _reasoning_part(self, data: Event) -> _Reasoning:
-        output_index = data.get("output_index")
-        part = self._reasoning.get(output_index)
-        if part is None:
-            part = self._reasoning[output_index] = _Reasoning()
-        return part
-
-    def _thinking(self, part: _Reasoning, key: tuple[str, object], text: str, out: Frames) -> None:
-        if not text or part.closed:
-            return
-        self._activate(part, out)
-        part.texts.setdefault(key, []).append(text)
-        if part.index is None:
-            self._start_block(part, _THINKING_START, "thinking_delta", out)
-        if part.last_key != key:
-            if part.last_key is not None:
-                self._delta(part, THINKING_PART_SEPARATOR, out)
-            part.last_key = key
-        self._delta(part, text, out)
-
-    def _reconcile_thinking(self, data: Event, key: tuple[str, object], full: object, out: Frames) -> None:
-        if self._summarize:
-            part = self._reasoning_part(data)
-            self._thinking(part, key, _remainder(part.texts.get(key, []), full), out)
+    # -- reasoning (streaming.translate.stream_thinking) --------------------------------------
 
     def _on_summary_delta(self, data: Event, out: Frames) -> None:
         delta = data.get("delta")
-        if self._summarize and isinstance(delta, str):
-            self._thinking(self._reasoning_part(data), ("s", _index(data, "summary_index")), delta, out)
+        if isinstance(delta, str):
+            self._thinking.delta(data.get("output_index"), ("s", _index(data, "summary_index")), delta, out)
 
     def _on_reasoning_text_delta(self, data: Event, out: Frames) -> None:
         delta = data.get("delta")
-        if self._summarize and isinstance(delta, str):
-            self._thinking(self._reasoning_part(data), ("c", _index(data, "content_index")), delta, out)
+        if isinstance(delta, str):
+            self._thinking.delta(data.get("output_index"), ("c", _index(data, "content_index")), delta, out)
 
     def _on_summary_text_done(self, data: Event, out: Frames) -> None:
-        self._reconcile_thinking(data, ("s", _index(data, "summary_index")), data.get("text"), out)
+        key = ("s", _index(data, "summary_index"))
+        self._thinking.reconcile(data.get("output_index"), key, data.get("text"), out)
 
     def _on_summary_part_done(self, data: Event, out: Frames) -> None:
         part = data.get("part")
         text = part.get("text") if isinstance(part, Mapping) else None
-        self._reconcile_thinking(data, ("s", _index(data, "summary_index")), text, out)
+        self._thinking.reconcile(data.get("output_index"), ("s", _index(data, "summary_index")), text, out)
 
     def _on_reasoning_text_done(self, data: Event, out: Frames) -> None:
-        self._reconcile_thinking(data, ("c", _index(data, "content_index")), data.get("text"), out)
-
-    def _reasoning_done(self, data: Event, item: Event, out: Frames) -> None:
-        if not self._context.thinking:
-            return
-        part = self._reasoning_part(data)
-        if part.closed:
-            return
-        if part.index is None:
-            # Nothing streamed (display omitted, no summary, or a server without deltas): the finished block.
-            block = reasoning_block(item, self._context)
-            if block is None:
-                part.closed = True
-                return
-            if block["type"] == "redacted_thinking":
-                self._start_block(part, block, "thinking_delta", out)
-                self._close(part, out)
-                return
-            self._start_block(part, _THINKING_START, "thinking_delta", out)
-            if block["thinking"]:
-                self._delta(part, block["thinking"], out)
-            signature = block["signature"]
-        else:
-            for kind, field in (("s", "summary"), ("c", "content")):
-                parts = item.get(field)
-                if kind == "c" and not any(key[0] == "c" for key in part.texts):
-                    continue
-                for index, piece in enumerate(parts if isinstance(parts, list) else ()):
-                    text = piece.get("text") if isinstance(piece, Mapping) else None
-                    self._thinking(
-                        part, (kind, index), _remainder(part.texts.get((kind, index), []), text), out
-                    )
-            signature = reasoning_signature(item, self._context)
-        if signature:
-            self._activate(part, out)
-            out.append(encode_delta(delta_prefix(part.index or 0, "signature_delta", "signature"), signature))
-        self._close(part, out)
+        key = ("c", _index(data, "content_index"))
+        self._thinking.reconcile(data.get("output_index"), key, data.get("text"), out)
 
     # -- items --------------------------------------------------------------------------------
 
@@ -555,9 +405,9 @@ class StreamTranslator:
         if kind == "function_call":
             part = self._tool_part(data)
             if part.index is None and not part.closed:
-                self._activate(part, out)
+                self._blocks.activate(part, out)
                 self._start_tool(part, item, out)
-                self._arguments(part, _remainder(part.received, item.get("arguments")), out)
+                self._arguments(part, remainder(part.received, item.get("arguments")), out)
 
     def _on_item_done(self, data: Event, out: Frames) -> None:
         item = data.get("item")
@@ -569,16 +419,10 @@ class StreamTranslator:
         elif kind == "function_call":
             self._tool_done(data, item, out)
         elif kind == "reasoning":
-            self._reasoning_done(data, item, out)
+            self._thinking.item_done(data.get("output_index"), item, out)
 
 
 _Handler = Callable[[StreamTranslator, Event, Frames], None]
-
-_DELTA_FIELDS = {
-    "text_delta": "text",
-    "input_json_delta": "partial_json",
-    "thinking_delta": "thinking",
-}
 
 _HANDLERS: dict[str, _Handler] = {
     "response.created": StreamTranslator._on_nothing,

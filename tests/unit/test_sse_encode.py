@@ -17,6 +17,8 @@ PURE_MODULES = [
     "streaming/sse.py",
     "streaming/translate/response.py",
     "streaming/translate/stream.py",
+    "streaming/translate/blocks.py",
+    "streaming/translate/stream_thinking.py",
     "streaming/translate/stopseq.py",
     "streaming/translate/errors.py",
     "streaming/redaction.py",
