@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -30,7 +30,7 @@ from streaming.transport import (
 
 logger = logging.getLogger("streaming")
 
-AsyncView = Callable[..., Awaitable[HttpResponseBase]]
+AsyncView = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 
 
 def request_id() -> str:

@@ -47,7 +47,9 @@ class EventStreamResponse(StreamingHttpResponse):
         self["Cache-Control"] = "no-cache"
         self["X-Accel-Buffering"] = "no"
 
-    def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+    _iterator: AsyncIterator[bytes]  # set by Django's streaming_content setter; absent from django-stubs
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
         iterator: AsyncIterator[bytes] = self._iterator
         return iterator
 
@@ -88,6 +90,8 @@ async def relay(
     waiter: asyncio.Future[bool] | None = None
     drained = asyncio.Event()
     last_write = loop.time()
+
+    timer: asyncio.TimerHandle  # assigned below, once on_timer exists
 
     def wake(ping: bool) -> None:
         if waiter is not None and not waiter.done():

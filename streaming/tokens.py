@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from streaming.conf import gateway_settings
@@ -66,7 +67,7 @@ def _content_tokens(value: Any) -> int:
     return tokens
 
 
-def estimate_input_tokens(payload: dict[str, Any]) -> int:
+def estimate_input_tokens(payload: Mapping[str, Any]) -> int:
     """An offline estimate of the input tokens of a Responses payload (pure)."""
     tokens = _text_tokens(str(payload.get("instructions") or ""))
     tokens += _content_tokens(payload.get("input", []))
@@ -75,7 +76,7 @@ def estimate_input_tokens(payload: dict[str, Any]) -> int:
     return max(tokens, 1)
 
 
-async def count_input_tokens(payload: dict[str, Any]) -> int:
+async def count_input_tokens(payload: Mapping[str, Any]) -> int:
     """Tokens the upstream would count for this payload's input, by the configured strategy."""
     mode = gateway_settings.COUNT_TOKENS
     base_url = gateway_settings.OPENAI_BASE_URL

@@ -8,7 +8,7 @@ stops early or is cancelled: a client hanging up must free the upstream connecti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -156,7 +156,7 @@ async def count_openai_input_tokens(
 
 async def openai_event_batches(
     payload: Mapping[str, Any], *, base_url: str | None = None, api_key: str | None = None
-) -> AsyncIterator[list[SSEEvent]]:
+) -> AsyncGenerator[list[SSEEvent], None]:
     """``POST {base}/responses`` with ``stream: true``: per upstream read, the events it completed.
 
     Yielding whole reads (never an empty list, never holding an event back) keeps the per-event cost low
@@ -195,7 +195,7 @@ async def openai_event_batches(
 
 async def stream_openai_events(
     payload: Mapping[str, Any], *, base_url: str | None = None, api_key: str | None = None
-) -> AsyncIterator[SSEEvent]:
+) -> AsyncGenerator[SSEEvent, None]:
     """The same stream, one event at a time: ``{"event": name, "data": parsed JSON}``."""
     async with aclosing(openai_event_batches(payload, base_url=base_url, api_key=api_key)) as batches:
         async for batch in batches:
