@@ -13,12 +13,19 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django_guid import get_guid
 
-from streaming.errors import GatewayError, MethodNotAllowedError, UpstreamError, envelope, error_body
+from streaming.errors import (
+    GatewayError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    UpstreamError,
+    envelope,
+)
 from streaming.translate.errors import error_for_status, error_for_transport
 from streaming.transport import (
     OpenAIUpstreamError,
@@ -31,6 +38,7 @@ from streaming.transport import (
 logger = logging.getLogger("streaming")
 
 AsyncView = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
+R = TypeVar("R", bound=HttpResponseBase)
 
 
 def request_id() -> str:
@@ -82,7 +90,7 @@ def to_gateway_error(exc: BaseException) -> GatewayError:
     return GatewayError("Internal server error.")
 
 
-def stamp(response: HttpResponseBase) -> HttpResponseBase:
+def stamp(response: R) -> R:
     """Every API response carries a request id and the correlation id."""
     response["request-id"] = request_id()
     guid = get_guid()
@@ -115,13 +123,12 @@ def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
 
 
 def bad_request_handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return stamp(json_response(error_body("invalid_request_error", "Bad request.", request_id()), status=400))  # type: ignore[return-value]
+    return stamp(error_response(InvalidRequestError("Bad request.")))
 
 
 def not_found_handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    body = error_body("not_found_error", f"Not found: {request.path}", request_id())
-    return stamp(json_response(body, status=404))  # type: ignore[return-value]
+    return stamp(error_response(NotFoundError(f"Not found: {request.path}")))
 
 
 def server_error_handler(request: HttpRequest) -> HttpResponse:
-    return stamp(json_response(error_body("api_error", "Internal server error.", request_id()), status=500))  # type: ignore[return-value]
+    return stamp(error_response(GatewayError()))

@@ -27,6 +27,9 @@ class Translator(Protocol):
     @property
     def done(self) -> bool: ...
 
+    @property
+    def upstream_finished(self) -> bool: ...
+
     def feed(self, event: SSEEvent) -> list[bytes]: ...
 
     def finish(self) -> list[bytes]: ...
@@ -66,6 +69,19 @@ def translate_batch(translator: Translator, batch: list[SSEEvent]) -> bytes:
 
 # Translated bytes buffered for a slow client before the upstream reader waits for it to catch up.
 HIGH_WATER_BYTES = 1 << 20
+# After the upstream's terminal event, how long to wait for its EOF (normally already there).
+EOF_GRACE_SECONDS = 0.5
+
+
+async def read_to_eof(batches: AsyncGenerator[list[SSEEvent], None]) -> None:
+    """Read an upstream stream to its end so its connection goes back to the pool, not closed.
+
+    Closing a response before its last chunk forces a new TCP (and TLS) handshake on the next request.
+    """
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(EOF_GRACE_SECONDS):
+            async for _ in batches:
+                pass
 
 
 async def relay(
@@ -117,6 +133,8 @@ async def relay(
                         drained.clear()
                         await drained.wait()
                 if translator.done:
+                    if translator.upstream_finished:
+                        await read_to_eof(batches)
                     return
             buffer.extend(translator.finish())
         except Exception as exc:

@@ -67,9 +67,9 @@ async def _create_message(request: HttpRequest, *, always_stream: bool) -> HttpR
     api_key = require_openai_api_key()
     if not (always_stream or body.get("stream") is True):
         upstream = await create_openai_response(translated.payload, api_key=api_key)
-        return json_response(response_to_message(upstream, translated.context))
+        return json_response(response_to_message(upstream, translated.context, secrets=(api_key,)))
 
-    translator = StreamTranslator(translated.context, request_id=request_id())
+    translator = StreamTranslator(translated.context, request_id=request_id(), secrets=(api_key,))
     batches = openai_event_batches(translated.payload, api_key=api_key)
     try:
         # Failures before the upstream stream begins (HTTP errors, or an error as its first event) are

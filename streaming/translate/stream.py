@@ -99,6 +99,7 @@ class StreamTranslator:
         self._stop_sequences = tuple(s for s in context.stop_sequences if s)
         self._started = False
         self._done = False
+        self._upstream_finished = False
         self._error: GatewayError | None = None
         self._blocks = BlockWriter()
         self._texts: dict[tuple[object, object], TextPart] = {}
@@ -119,6 +120,15 @@ class StreamTranslator:
     def done(self) -> bool:
         """The client stream is complete (``message_stop`` or ``error`` emitted): stop reading upstream."""
         return self._done
+
+    @property
+    def upstream_finished(self) -> bool:
+        """The upstream sent its terminal event (completed, incomplete, failed, error): only its EOF follows.
+
+        Reading on to that EOF gives the pooled connection back; a stream cut short here (a stop sequence)
+        has an upstream still talking, which must be closed instead.
+        """
+        return self._upstream_finished
 
     @property
     def error(self) -> GatewayError | None:
@@ -204,6 +214,7 @@ class StreamTranslator:
                     self._active = None
 
     def _on_terminal(self, data: Event, out: Frames) -> None:
+        self._upstream_finished = True
         response = data.get("response")
         if not isinstance(response, Mapping):
             response = {}
@@ -230,12 +241,14 @@ class StreamTranslator:
         self._done = True
 
     def _on_failed(self, data: Event, out: Frames) -> None:
+        self._upstream_finished = True
         response = data.get("response")
         error = response.get("error") if isinstance(response, Mapping) else None
         error = error if isinstance(error, Mapping) else {}
         self._end_with_error(error_for_event(error, secrets=self._secrets), out)
 
     def _on_error(self, data: Event, out: Frames) -> None:
+        self._upstream_finished = True
         self._end_with_error(error_for_event(event_error_fields(data), secrets=self._secrets), out)
 
     def _on_nothing(self, data: Event, out: Frames) -> None:

@@ -110,6 +110,18 @@ def test_text_stream_and_final_text(client: anthropic.Anthropic, upstream: FakeU
     assert (final.usage.input_tokens, final.usage.output_tokens) == (12, 10)
 
 
+def test_finished_streams_give_their_upstream_connection_back_to_the_pool(
+    client: anthropic.Anthropic, upstream: FakeUpstream
+) -> None:
+    """A stream read to its end is reused: no new TCP (in production, TLS) handshake per request."""
+    for _ in range(6):
+        upstream.enqueue(sse_events(text_response_events(["Hi"])))
+        with client.messages.stream(model=MODEL, max_tokens=256, messages=USER_HI) as stream:
+            stream.get_final_message()
+    ports = [request.client_port for request in upstream.wait_for_requests(6)]
+    assert len(set(ports)) <= 2, ports
+
+
 def test_tool_use_stream_gives_the_parsed_input(client: anthropic.Anthropic, upstream: FakeUpstream) -> None:
     arguments = {"city": 'Zürich "Altstadt"', "days": [1, 2, 3], "note": "line1\nline2 ✓"}
     upstream.enqueue(

@@ -20,10 +20,12 @@ class EchoTranslator:
 
     def __init__(self) -> None:
         self.done = False
+        self.upstream_finished = False
 
     def feed(self, event: Any) -> list[bytes]:
-        if event["data"] == "stop":
+        if event["data"] in ("stop", "cut"):
             self.done = True
+            self.upstream_finished = event["data"] == "stop"
         return [f"event: echo\ndata: {event['data']}\n\n".encode()]
 
     def finish(self) -> list[bytes]:
@@ -41,6 +43,7 @@ class Upstream:
     def __init__(self, *script: Any) -> None:
         self.script = list(script)
         self.closed = False
+        self.read_to_the_end = False
 
     async def batches(self) -> AsyncGenerator[list[Any], None]:
         try:
@@ -51,6 +54,7 @@ class Upstream:
                     raise step
                 else:
                     yield [{"event": "message", "data": item} for item in step]
+            self.read_to_the_end = True
         finally:
             self.closed = True
 
@@ -155,3 +159,27 @@ async def test_a_slow_client_makes_the_reader_wait_instead_of_buffering_everythi
     await asyncio.sleep(0.05)  # the client is busy; the reader runs ahead only up to the high-water mark
     assert len(read) < 5
     await chunks.aclose()
+
+
+async def test_after_the_upstreams_last_event_its_stream_is_read_to_the_end_for_connection_reuse() -> None:
+    upstream = Upstream(["stop"], ["after the end"])
+    chunks = await collect(upstream, events("0"))
+    assert b"".join(chunks) == b"event: echo\ndata: 0\n\nevent: echo\ndata: stop\n\n"
+    assert upstream.read_to_the_end
+
+
+async def test_a_stream_cut_short_by_the_gateway_closes_the_upstream_without_reading_on() -> None:
+    upstream = Upstream(["cut"], ["still talking"])
+    chunks = await collect(upstream, events("0"))
+    assert b"".join(chunks) == b"event: echo\ndata: 0\n\nevent: echo\ndata: cut\n\n"
+    assert upstream.closed and not upstream.read_to_the_end
+
+
+async def test_an_upstream_that_never_ends_after_its_last_event_is_closed_after_a_grace_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("streaming.relay.EOF_GRACE_SECONDS", 0.05)
+    upstream = Upstream(["stop"], 30.0, ["never"])
+    chunks = await asyncio.wait_for(collect(upstream, events("0")), 2)
+    assert chunks[-1] == b"event: echo\ndata: stop\n\n"
+    assert upstream.closed and not upstream.read_to_the_end

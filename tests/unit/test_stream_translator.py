@@ -820,3 +820,19 @@ def test_events_with_a_non_integer_output_index_do_not_break_the_stream() -> Non
 
     assert deltas(produced, "text_delta") == ["x"]
     assert [b["type"] for b in blocks(produced)] == ["text", "tool_use"]
+
+
+def test_upstream_is_finished_after_its_terminal_event() -> None:
+    translator = StreamTranslator(ctx())
+    for event in [created(), message_added(0), text_delta(0, "Hi")]:
+        translator.feed(event)
+    assert not translator.upstream_finished
+    translator.feed(completed())
+    assert translator.done and translator.upstream_finished
+
+
+def test_upstream_is_not_finished_when_a_stop_sequence_ends_the_client_stream() -> None:
+    translator = StreamTranslator(ctx(stop_sequences=("STOP",)))
+    for event in [created(), message_added(0), text_delta(0, "Hi STOP more")]:
+        translator.feed(event)
+    assert translator.done and not translator.upstream_finished
