@@ -56,9 +56,11 @@ from streaming.translate.validate import at, expect_bool, expect_object, expect_
 class MessageConverter:
     """Turns validated messages into input items; collects tool names seen in history on the way."""
 
-    def __init__(self, *, signing_key: str, keep_reasoning: bool) -> None:
+    def __init__(self, *, signing_key: str, keep_reasoning: bool, upstream_model: str | None = None) -> None:
         self.signing_key = signing_key
         self.keep_reasoning = keep_reasoning
+        # Reasoning minted for another upstream model is dropped: that model cannot decrypt it.
+        self.upstream_model = upstream_model
         self.items: list[InputItem] = []
         self.tool_use_names: list[str] = []
         self._call_ids: set[str] = set()
@@ -166,7 +168,7 @@ class MessageConverter:
             sealed = expect_str(require(block, "signature", path), at(path, "signature"))
         else:
             text, sealed = "", expect_str(require(block, "data", path), at(path, "data"))
-        ref = open_signature(sealed, self.signing_key)
+        ref = open_signature(sealed, self.signing_key, model=self.upstream_model)
         if ref is None or not self.keep_reasoning:
             return None
         summary: list[Any] = [{"type": "summary_text", "text": text}] if text else []

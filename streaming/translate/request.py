@@ -86,7 +86,9 @@ def translate_request(
 ) -> TranslatedRequest:
     """Validate ``body`` (400 naming the field path on any problem) and map it to a Responses payload."""
     req = check_request(body, count_only=count_only)
-    converter = MessageConverter(signing_key=signing_key, keep_reasoning=route.reasoning)
+    converter = MessageConverter(
+        signing_key=signing_key, keep_reasoning=route.reasoning, upstream_model=route.upstream_model
+    )
     try:
         items = converter.convert(req.messages)
     except RecursionError:

@@ -167,7 +167,9 @@ def reasoning_signature(item: Mapping[str, Any], context: RequestContext) -> str
     encrypted = item.get("encrypted_content")
     if not isinstance(encrypted, str) or not encrypted:
         return ""
-    return mint_signature(str(item.get("id") or ""), encrypted, context.signing_key)
+    return mint_signature(
+        str(item.get("id") or ""), encrypted, context.signing_key, model=context.upstream_model
+    )
 
 
 def reasoning_block(

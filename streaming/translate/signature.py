@@ -1,8 +1,9 @@
 """Thinking-block signatures that carry an upstream reasoning item across stateless turns.
 
 ``oairs1.<payload>.<mac>``: payload is base64url (no padding) of
-``{"v":1,"id":<rs id>,"encrypted_content":<ec>}`` (protocol.md C.4), mac is a truncated HMAC-SHA256 of
-the prefix and payload under the gateway's signing key. A signature the gateway did not mint (a real
+``{"v":1,"id":<rs id>,"encrypted_content":<ec>,"m":<upstream model>}`` (protocol.md C.4; ``m`` added so
+reasoning minted by one upstream model is not replayed to another, which rejects content it cannot
+decrypt), mac is a truncated HMAC-SHA256 of the prefix and payload under the gateway's signing key. A signature the gateway did not mint (a real
 Claude signature, a tampered one) fails to open and the block is dropped, never forwarded.
 """
 
@@ -40,19 +41,21 @@ def _mac(secret: str, signed: str) -> str:
     return _b64encode(hmac.new(key, signed.encode("ascii"), hashlib.sha256).digest()[:_MAC_BYTES])
 
 
-def mint_signature(item_id: str, encrypted_content: str, secret: str) -> str:
+def mint_signature(item_id: str, encrypted_content: str, secret: str, *, model: str | None = None) -> str:
     """Seal a reasoning item into a thinking signature (deterministic: same input, same bytes)."""
-    payload = json.dumps(
-        {"v": 1, "id": item_id, "encrypted_content": encrypted_content},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    data: dict[str, object] = {"v": 1, "id": item_id, "encrypted_content": encrypted_content}
+    if model:
+        data["m"] = model
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     signed = PREFIX + _b64encode(payload.encode())
     return f"{signed}.{_mac(secret, signed)}"
 
 
-def open_signature(signature: object, secret: str) -> ReasoningRef | None:
-    """The reasoning item behind a signature, or None when the gateway did not mint it."""
+def open_signature(signature: object, secret: str, *, model: str | None = None) -> ReasoningRef | None:
+    """The reasoning item behind a signature, or None when the gateway did not mint it.
+
+    With ``model``, also None when the signature was minted for another upstream model.
+    """
     if not isinstance(signature, str) or not signature.startswith(PREFIX):
         return None
     signed, _, mac = signature.rpartition(".")
@@ -66,5 +69,7 @@ def open_signature(signature: object, secret: str) -> ReasoningRef | None:
         return None
     item_id, content = data.get("id"), data.get("encrypted_content")
     if not isinstance(item_id, str) or not isinstance(content, str):
+        return None
+    if model is not None and data.get("m", model) != model:
         return None
     return ReasoningRef(item_id, content)

@@ -345,6 +345,21 @@ def test_thinking_the_gateway_did_not_sign_is_dropped(block: dict[str, Any]) -> 
     ]
 
 
+def test_reasoning_minted_for_the_same_upstream_model_round_trips() -> None:
+    bound = mint_signature("rs_abc", "gAAAA-encrypted", KEY, model="gpt-5")
+    turn = assistant({"type": "thinking", "thinking": "", "signature": bound}, text("ok"))
+
+    assert items(user("q"), turn)[1]["encrypted_content"] == "gAAAA-encrypted"
+
+
+def test_reasoning_minted_for_another_upstream_model_is_dropped() -> None:
+    """The conversation moved to another model (a new route): it could not decrypt the old reasoning."""
+    bound = mint_signature("rs_abc", "gAAAA-encrypted", KEY, model="gpt-5-mini")
+    turn = assistant({"type": "thinking", "thinking": "", "signature": bound}, text("ok"))
+
+    assert [item["type"] for item in items(user("q"), turn)] == ["message", "message"]
+
+
 def test_reasoning_is_not_sent_to_a_non_reasoning_model() -> None:
     turn = assistant({"type": "thinking", "thinking": "t", "signature": SIGNATURE}, text("ok"))
 
