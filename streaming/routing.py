@@ -13,8 +13,9 @@ upstream glob       reasoning  max output  source / status
 ``gpt-5-chat*``     no         16,384      gpt-5-chat-latest is the non-reasoning ChatGPT model (puter.com
                                            model card); cap unverified
 ``gpt-5*-pro*``     yes        272,000     gpt-5-pro model card (koog docs mirror of OpenAI's page)
-``gpt-5*``          yes        128,000     gpt-5 / gpt-5.2 / gpt-5.4 cards (Vercel AI Gateway, Box); newer
-                                           gpt-5.x assumed alike (unverified)
+``gpt-5.[0-9]*``    yes        128,000     gpt-5.2 / gpt-5.4 cards (Vercel AI Gateway, Box); newer gpt-5.x
+                                           assumed alike (unverified)
+``gpt-5*``          yes        128,000     gpt-5 cards (Vercel AI Gateway, Box)
 ``codex-mini*``     yes        100,000     unverified
 ``o1-mini*``        yes        65,536      unverified
 ``o1-preview*``     yes        32,768      unverified
@@ -25,6 +26,11 @@ upstream glob       reasoning  max output  source / status
 ``gpt-4o*``         no         16,384      gpt-4o cards (UiPath limits table); gpt-4o-mini assumed alike
 ``chatgpt-4o*``     no         16,384      unverified
 ==================  =========  ==========  ===================================================================
+
+Accepted reasoning efforts (others move to the nearest accepted level, see ``translate.request``):
+``gpt-5*`` (the first gpt-5 family) minimal/low/medium/high; ``gpt-5*-pro*`` high; the o-series and
+codex-mini low/medium/high; newer ``gpt-5.x`` unknown (passed through, their sets differ by release). All
+unverified against a live API: override with ``reasoning_efforts`` in ``GATEWAY_MODEL_PROFILES``.
 
 "Reasoning" decides two things in ``translate.request``: ``reasoning``/``include`` are sent (non-reasoning
 models reject them) and ``temperature``/``top_p`` are dropped (reasoning models reject non-default values).
@@ -44,7 +50,8 @@ from streaming.conf import gateway_settings
 from streaming.translate.context import Route
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
-PROFILE_KEYS = frozenset({"reasoning", "max_output_tokens", "default_reasoning_effort"})
+PROFILE_KEYS = frozenset({"reasoning", "max_output_tokens", "default_reasoning_effort", "reasoning_efforts"})
+_O_SERIES = ("low", "medium", "high")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +61,23 @@ class ModelProfile:
     reasoning: bool = False
     max_output_tokens: int | None = None
     default_reasoning_effort: str | None = None
+    reasoning_efforts: tuple[str, ...] | None = None
 
 
 BUILTIN_PROFILES: tuple[tuple[str, ModelProfile], ...] = (
     ("gpt-5-chat*", ModelProfile(reasoning=False, max_output_tokens=16_384)),
-    ("gpt-5*-pro*", ModelProfile(reasoning=True, max_output_tokens=272_000)),
-    ("gpt-5*", ModelProfile(reasoning=True, max_output_tokens=128_000)),
-    ("codex-mini*", ModelProfile(reasoning=True, max_output_tokens=100_000)),
-    ("o1-mini*", ModelProfile(reasoning=True, max_output_tokens=65_536)),
-    ("o1-preview*", ModelProfile(reasoning=True, max_output_tokens=32_768)),
-    ("o1*", ModelProfile(reasoning=True, max_output_tokens=100_000)),
-    ("o3*", ModelProfile(reasoning=True, max_output_tokens=100_000)),
-    ("o4-mini*", ModelProfile(reasoning=True, max_output_tokens=100_000)),
+    ("gpt-5*-pro*", ModelProfile(reasoning=True, max_output_tokens=272_000, reasoning_efforts=("high",))),
+    ("gpt-5.[0-9]*", ModelProfile(reasoning=True, max_output_tokens=128_000)),
+    (
+        "gpt-5*",
+        ModelProfile(reasoning=True, max_output_tokens=128_000, reasoning_efforts=("minimal", *_O_SERIES)),
+    ),
+    ("codex-mini*", ModelProfile(reasoning=True, max_output_tokens=100_000, reasoning_efforts=_O_SERIES)),
+    ("o1-mini*", ModelProfile(reasoning=True, max_output_tokens=65_536, reasoning_efforts=_O_SERIES)),
+    ("o1-preview*", ModelProfile(reasoning=True, max_output_tokens=32_768, reasoning_efforts=_O_SERIES)),
+    ("o1*", ModelProfile(reasoning=True, max_output_tokens=100_000, reasoning_efforts=_O_SERIES)),
+    ("o3*", ModelProfile(reasoning=True, max_output_tokens=100_000, reasoning_efforts=_O_SERIES)),
+    ("o4-mini*", ModelProfile(reasoning=True, max_output_tokens=100_000, reasoning_efforts=_O_SERIES)),
     ("gpt-4.1*", ModelProfile(reasoning=False, max_output_tokens=32_768)),
     ("gpt-4o*", ModelProfile(reasoning=False, max_output_tokens=16_384)),
     ("chatgpt-4o*", ModelProfile(reasoning=False, max_output_tokens=16_384)),
@@ -124,7 +136,20 @@ def parse_model_profiles(value: object) -> list[tuple[str, dict[str, Any]]]:
         effort = fields.get("default_reasoning_effort")
         if effort is not None and effort not in REASONING_EFFORTS:
             raise ValueError(f"{name}['default_reasoning_effort'] must be one of {REASONING_EFFORTS} or None")
-        profiles.append((glob, dict(fields)))
+        efforts = fields.get("reasoning_efforts")
+        if efforts is not None and (
+            isinstance(efforts, str)
+            or not isinstance(efforts, Sequence)
+            or not efforts
+            or not set(efforts) <= set(REASONING_EFFORTS)
+        ):
+            raise ValueError(
+                f"{name}['reasoning_efforts'] must be a non-empty list drawn from {REASONING_EFFORTS}"
+            )
+        fields = dict(fields)
+        if efforts is not None:
+            fields["reasoning_efforts"] = tuple(efforts)
+        profiles.append((glob, fields))
     return profiles
 
 
@@ -153,6 +178,7 @@ def resolve_route(
         reasoning=profile.reasoning,
         max_output_tokens=profile.max_output_tokens,
         default_reasoning_effort=profile.default_reasoning_effort,
+        reasoning_efforts=profile.reasoning_efforts,
     )
 
 

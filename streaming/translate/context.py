@@ -18,6 +18,9 @@ class Route:
     max_output_tokens: int | None = None
     # Reasoning effort sent when the client did not ask for thinking (None: no ``reasoning`` parameter).
     default_reasoning_effort: str | None = None
+    # The efforts the upstream model accepts (None: unknown, pass the client's through); others are
+    # moved to the nearest accepted one so ``/effort max`` in Claude Code does not become a 400.
+    reasoning_efforts: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

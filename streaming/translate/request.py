@@ -168,14 +168,30 @@ def budget_effort(budget_tokens: int) -> str:
     return "medium" if budget_tokens < 16384 else "high"
 
 
+# Effort levels from least to most; Anthropic's (low..max) and OpenAI's (none..xhigh) names share one scale.
+EFFORT_SCALE = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
+def supported_effort(effort: str, supported: tuple[str, ...] | None) -> str:
+    """``effort`` if the model accepts it, else the nearest accepted level below it (or its lowest)."""
+    if supported is None or effort in supported or effort not in EFFORT_SCALE:
+        return effort
+    rank = EFFORT_SCALE.index(effort)
+    ranked = sorted((EFFORT_SCALE.index(level), level) for level in supported if level in EFFORT_SCALE)
+    below = [level for position, level in ranked if position < rank]
+    if below:
+        return below[-1]
+    return ranked[0][1] if ranked else effort
+
+
 def reasoning_param(thinking: Thinking, effort: str | None, route: Route) -> ReasoningParam | None:
     if thinking.type in THINKING_ON:
         if effort is None:
             budget = thinking.budget_tokens
             effort = budget_effort(budget) if budget is not None else "medium"
-        return {"effort": effort, "summary": "auto"}
+        return {"effort": supported_effort(effort, route.reasoning_efforts), "summary": "auto"}
     effort = effort or route.default_reasoning_effort
-    return {"effort": effort} if effort else None
+    return {"effort": supported_effort(effort, route.reasoning_efforts)} if effort else None
 
 
 def _keyed_hash(secret: str, purpose: str, value: str) -> str:

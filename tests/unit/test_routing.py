@@ -84,7 +84,13 @@ def test_builtin_profiles_know_reasoning_models_and_output_caps(
 def test_profile_override_changes_only_the_keys_it_names() -> None:
     route = resolve_route("c", "c=gpt-5", {"gpt-5*": {"max_output_tokens": 64_000}})
 
-    assert route == Route("c", "gpt-5", reasoning=True, max_output_tokens=64_000)
+    assert route == Route(
+        "c",
+        "gpt-5",
+        reasoning=True,
+        max_output_tokens=64_000,
+        reasoning_efforts=("minimal", "low", "medium", "high"),
+    )
 
 
 def test_profile_override_describes_an_unknown_model() -> None:
@@ -113,6 +119,9 @@ def test_first_matching_profile_override_wins() -> None:
         {"gpt-5": {"max_output_tokens": 0}},
         {"gpt-5": {"max_output_tokens": True}},
         {"gpt-5": {"default_reasoning_effort": "extreme"}},
+        {"gpt-5": {"reasoning_efforts": "high"}},
+        {"gpt-5": {"reasoning_efforts": []}},
+        {"gpt-5": {"reasoning_efforts": ["extreme"]}},
         {"gpt-5": {"temperature": 0}},
     ],
 )
@@ -128,5 +137,33 @@ def test_route_for_reads_the_settings_at_call_time() -> None:
         route = route_for("claude-opus-5-5")
 
     assert route == Route(
-        "claude-opus-5-5", "o3", reasoning=True, max_output_tokens=100_000, default_reasoning_effort="high"
+        "claude-opus-5-5",
+        "o3",
+        reasoning=True,
+        max_output_tokens=100_000,
+        default_reasoning_effort="high",
+        reasoning_efforts=("low", "medium", "high"),
     )
+
+
+@pytest.mark.parametrize(
+    ("upstream", "efforts"),
+    [
+        ("gpt-5", ("minimal", "low", "medium", "high")),
+        ("gpt-5-mini", ("minimal", "low", "medium", "high")),
+        ("gpt-5-pro", ("high",)),
+        ("gpt-5.2", None),
+        ("o4-mini", ("low", "medium", "high")),
+        ("gpt-4.1", None),
+    ],
+)
+def test_builtin_profiles_know_which_efforts_a_model_accepts(
+    upstream: str, efforts: tuple[str, ...] | None
+) -> None:
+    assert resolve_route("c", f"c={upstream}").reasoning_efforts == efforts
+
+
+def test_accepted_efforts_can_be_overridden() -> None:
+    route = resolve_route("c", "c=gpt-5.2", {"gpt-5.2": {"reasoning_efforts": ["none", "low", "xhigh"]}})
+
+    assert route.reasoning_efforts == ("none", "low", "xhigh")

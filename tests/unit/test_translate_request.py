@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from streaming.errors import InvalidRequestError
 from streaming.translate.context import Route
-from streaming.translate.request import COUNT_FIELDS, translate_request
+from streaming.translate.request import COUNT_FIELDS, supported_effort, translate_request
 from streaming.translate.signature import mint_signature
 
 REASONING = Route("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
@@ -719,3 +719,38 @@ def test_any_json_body_either_translates_or_is_a_400(
         assert error.message
     else:
         json.dumps(translated.payload)
+
+
+GPT5 = Route("claude-x", "gpt-5", reasoning=True, reasoning_efforts=("minimal", "low", "medium", "high"))
+
+
+@pytest.mark.parametrize(
+    ("requested", "sent"),
+    [
+        ("low", "low"),
+        ("high", "high"),
+        ("xhigh", "high"),
+        ("max", "high"),
+        ("medium", "medium"),
+    ],
+)
+def test_efforts_the_model_does_not_accept_move_to_the_nearest_accepted_level(
+    requested: str, sent: str
+) -> None:
+    request = body(thinking={"type": "adaptive"}, output_config={"effort": requested})
+
+    assert translate_request(request, GPT5, signing_key=KEY).payload["reasoning"]["effort"] == sent
+
+
+@pytest.mark.parametrize(
+    ("effort", "supported", "expected"),
+    [
+        ("max", None, "max"),
+        ("max", ("high",), "high"),
+        ("low", ("high",), "high"),
+        ("medium", ("none", "low", "xhigh"), "low"),
+        ("whatever", ("low",), "whatever"),
+    ],
+)
+def test_supported_effort(effort: str, supported: tuple[str, ...] | None, expected: str) -> None:
+    assert supported_effort(effort, supported) == expected
