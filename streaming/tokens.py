@@ -2,7 +2,7 @@
 
 The estimate works offline (no tokenizer download): about four characters of text per token, plus a
 small per-item overhead and a flat cost per image or file. Upstreams that answer 404/405/501 for the
-counting endpoint are remembered per process and not asked again.
+counting endpoint are remembered (``streaming.capabilities``) and not asked again.
 """
 
 from __future__ import annotations
@@ -13,27 +13,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from streaming.capabilities import lacks, learn_lacks
 from streaming.conf import gateway_settings
 from streaming.transport import OpenAIUpstreamError, count_openai_input_tokens, require_openai_api_key
 
 logger = logging.getLogger("streaming")
 
-# Fields the upstream counting endpoint accepts (openai-python responses.input_tokens.count).
-_COUNT_FIELDS = (
-    "model",
-    "input",
-    "instructions",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning",
-    "text",
-)
 _CHARS_PER_TOKEN = 4
 _ITEM_OVERHEAD = 4
 _IMAGE_TOKENS = 1_000
 _FILE_TOKENS = 1_500
-_no_counting_endpoint: set[str] = set()
 
 
 def _text_tokens(text: str) -> int:
@@ -80,15 +69,15 @@ async def count_input_tokens(payload: Mapping[str, Any]) -> int:
     """Tokens the upstream would count for this payload's input, by the configured strategy."""
     mode = gateway_settings.COUNT_TOKENS
     base_url = gateway_settings.OPENAI_BASE_URL
-    if mode == "local" or (mode == "auto" and base_url in _no_counting_endpoint):
+    if mode == "local" or (mode == "auto" and lacks(base_url, "input_tokens")):
         return estimate_input_tokens(payload)
-    request = {key: payload[key] for key in _COUNT_FIELDS if key in payload}
     try:
-        return await count_openai_input_tokens(request, api_key=require_openai_api_key())
+        # The transport sends only the fields the counting endpoint accepts.
+        return await count_openai_input_tokens(payload, api_key=require_openai_api_key())
     except OpenAIUpstreamError as exc:
         if mode == "upstream":
             raise
         if exc.status_code in (404, 405, 501):
-            _no_counting_endpoint.add(base_url)
+            learn_lacks(base_url, "input_tokens")
         logger.warning("upstream token counting failed (%s); using the local estimate", exc.status_code)
         return estimate_input_tokens(payload)

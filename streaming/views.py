@@ -6,11 +6,20 @@ Everything below a view raises; ``streaming.edge.api_view`` turns failures into 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from streaming.auth import authenticate
+from streaming.capabilities import (
+    asks_reasoning_summary,
+    lacks,
+    learn_lacks,
+    rejects_reasoning_summary,
+    without_reasoning_summary,
+)
 from streaming.conf import gateway_settings
 from streaming.edge import api_view, json_response, request_id, to_gateway_error
 from streaming.errors import InvalidRequestError, NotFoundError, RequestTooLargeError, UpstreamError
@@ -21,7 +30,16 @@ from streaming.tokens import count_input_tokens
 from streaming.translate.request import translate_request
 from streaming.translate.response import response_to_message
 from streaming.translate.stream import StreamTranslator
-from streaming.transport import create_openai_response, openai_event_batches, require_openai_api_key
+from streaming.transport import (
+    OpenAIUpstreamError,
+    SSEEvent,
+    create_openai_response,
+    openai_event_batches,
+    require_openai_api_key,
+)
+
+logger = logging.getLogger("streaming")
+T = TypeVar("T")
 
 
 def _reject_constant(name: str) -> Any:
@@ -60,20 +78,16 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-async def _create_message(request: HttpRequest, *, always_stream: bool) -> HttpResponseBase:
-    await authenticate(request.headers)
-    body = read_json_body(request)
-    translated = translate_request(body, route_for(body["model"]), signing_key=gateway_settings.SIGNING_KEY)
-    api_key = require_openai_api_key()
-    if not (always_stream or body.get("stream") is True):
-        upstream = await create_openai_response(translated.payload, api_key=api_key)
-        return json_response(response_to_message(upstream, translated.context, secrets=(api_key,)))
+async def _open_stream(
+    payload: Mapping[str, Any], api_key: str, translator: StreamTranslator
+) -> tuple[AsyncGenerator[list[SSEEvent], None], bytes]:
+    """Open the upstream stream and translate its first read, before any byte goes to the client.
 
-    translator = StreamTranslator(translated.context, request_id=request_id(), secrets=(api_key,))
-    batches = openai_event_batches(translated.payload, api_key=api_key)
+    Failures until then (HTTP errors, or an error as the stream's very first event) are raised, so the
+    client gets a plain HTTP error rather than a 200 stream with an error inside.
+    """
+    batches = openai_event_batches(payload, api_key=api_key)
     try:
-        # Failures before the upstream stream begins (HTTP errors, or an error as its first event) are
-        # plain HTTP errors, not a 200 stream with an error inside.
         first = translate_batch(translator, await anext(batches))
         if translator.error is not None and not translator.started:
             raise translator.error
@@ -83,6 +97,41 @@ async def _create_message(request: HttpRequest, *, always_stream: bool) -> HttpR
     except BaseException:
         await batches.aclose()
         raise
+    return batches, first
+
+
+async def _call_upstream(payload: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Awaitable[T]]) -> T:
+    """``call(payload)``, without reasoning summaries where the upstream refuses them (learned once)."""
+    base_url = gateway_settings.OPENAI_BASE_URL
+    if asks_reasoning_summary(payload) and lacks(base_url, "reasoning_summary"):
+        payload = without_reasoning_summary(payload)
+    try:
+        return await call(payload)
+    except OpenAIUpstreamError as exc:
+        if not (asks_reasoning_summary(payload) and rejects_reasoning_summary(exc)):
+            raise
+    logger.warning(
+        "the upstream refuses reasoning summaries (unverified organisation?); thinking text omitted"
+    )
+    learn_lacks(base_url, "reasoning_summary")
+    return await call(without_reasoning_summary(payload))
+
+
+async def _create_message(request: HttpRequest, *, always_stream: bool) -> HttpResponseBase:
+    await authenticate(request.headers)
+    body = read_json_body(request)
+    translated = translate_request(body, route_for(body["model"]), signing_key=gateway_settings.SIGNING_KEY)
+    api_key = require_openai_api_key()
+    if not (always_stream or body.get("stream") is True):
+        upstream = await _call_upstream(
+            translated.payload, lambda payload: create_openai_response(payload, api_key=api_key)
+        )
+        return json_response(response_to_message(upstream, translated.context, secrets=(api_key,)))
+
+    translator = StreamTranslator(translated.context, request_id=request_id(), secrets=(api_key,))
+    batches, first = await _call_upstream(
+        translated.payload, lambda payload: _open_stream(payload, api_key, translator)
+    )
     return EventStreamResponse(
         relay(
             first,

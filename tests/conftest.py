@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -9,3 +11,13 @@ import pytest
 def anyio_backend() -> str:
     """Async tests (``@pytest.mark.anyio``) run on asyncio, like uvicorn."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _no_learned_upstream_limits() -> Iterator[None]:
+    """What one test taught the gateway about "the upstream" must not leak into the next."""
+    from streaming import capabilities
+
+    capabilities.forget_all()
+    yield
+    capabilities.forget_all()

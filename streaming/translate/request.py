@@ -189,7 +189,10 @@ def reasoning_param(thinking: Thinking, effort: str | None, route: Route) -> Rea
         if effort is None:
             budget = thinking.budget_tokens
             effort = budget_effort(budget) if budget is not None else "medium"
-        return {"effort": supported_effort(effort, route.reasoning_efforts), "summary": "auto"}
+        chosen = supported_effort(effort, route.reasoning_efforts)
+        # ``display: "omitted"`` shows no thinking text, so no summary is asked for: nothing generated for
+        # nothing, and no dependency on OpenAI's organisation verification for reasoning summaries.
+        return {"effort": chosen} if thinking.display == "omitted" else {"effort": chosen, "summary": "auto"}
     effort = effort or route.default_reasoning_effort
     return {"effort": supported_effort(effort, route.reasoning_efforts)} if effort else None
 

@@ -9,7 +9,7 @@ import pytest
 import respx
 from django.test import override_settings
 
-from streaming import tokens
+from streaming import capabilities
 from streaming.tokens import count_input_tokens, estimate_input_tokens
 from streaming.transport import OpenAIUpstreamError
 
@@ -25,9 +25,9 @@ PAYLOAD = {
 @pytest.fixture(autouse=True)
 def _forget_counting_endpoints() -> Iterator[None]:
     """The "no counting endpoint" memory is per process: clear it on both sides so no other test sees it."""
-    tokens._no_counting_endpoint.clear()
+    capabilities.forget_all()
     yield
-    tokens._no_counting_endpoint.clear()
+    capabilities.forget_all()
 
 
 def test_estimate_grows_with_text_and_counts_images_and_tools() -> None:

@@ -331,7 +331,7 @@ MINIMAL_DEFAULT = Route(
             REASONING,
             {"type": "adaptive", "display": "omitted"},
             {"effort": "max"},
-            {"effort": "max", "summary": "auto"},
+            {"effort": "max"},  # omitted: no summary asked for
             ENCRYPTED,
         ),
         (
@@ -529,7 +529,7 @@ def test_claude_code_turn_two_translates() -> None:
 
     assert set(sent) <= PAYLOAD_FIELDS
     assert sent["max_output_tokens"] == 128000
-    assert sent["reasoning"] == {"effort": "medium", "summary": "auto"}
+    assert sent["reasoning"] == {"effort": "medium"}  # display omitted: no summary asked for
     assert [item["type"] for item in sent["input"]] == [
         "message",
         "message",

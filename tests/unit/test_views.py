@@ -331,3 +331,55 @@ async def test_random_json_always_gets_an_envelope_or_a_message(api: AsyncClient
     if response.status_code != 200:
         assert response.status_code < 500
         assert_envelope(response, response.status_code, json.loads(response.content)["error"]["type"])
+
+
+# -- upstreams that refuse reasoning summaries --------------------------------------------------------
+
+SUMMARY_REFUSED = {
+    "error": {
+        "message": "Your organization must be verified to generate reasoning summaries.",
+        "type": "invalid_request_error",
+        "param": "reasoning.summary",
+        "code": "unsupported_value",
+    }
+}
+
+
+def refuse_summaries(request: httpx.Request) -> httpx.Response:
+    if "summary" in json.loads(request.content).get("reasoning", {}):
+        return httpx.Response(400, json=SUMMARY_REFUSED)
+    return answer_like_openai(request)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_upstream_refusing_reasoning_summaries_is_asked_again_without_and_then_never(
+    api: AsyncClient, stream: bool
+) -> None:
+    thinking = {
+        **BODY,
+        "max_tokens": 2048,
+        "stream": stream,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+    }
+    with respx.mock() as mock:
+        route = mock.post(f"{BASE}/responses").mock(side_effect=refuse_summaries)
+        first = await post(api, thinking)
+        if stream:
+            b"".join([chunk async for chunk in first.streaming_content])
+        second = await post(api, thinking)
+        if stream:
+            b"".join([chunk async for chunk in second.streaming_content])
+    assert (first.status_code, second.status_code) == (200, 200)
+    sent = [json.loads(call.request.content)["reasoning"] for call in route.calls]
+    assert sent == [{"effort": "low", "summary": "auto"}, {"effort": "low"}, {"effort": "low"}]
+
+
+async def test_other_upstream_400s_are_not_retried(api: AsyncClient) -> None:
+    thinking = {**BODY, "max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    with respx.mock() as mock:
+        route = mock.post(f"{BASE}/responses").respond(
+            400, json={"error": {"message": "bad", "param": "input"}}
+        )
+        response = await post(api, thinking)
+    assert_envelope(response, 400, "invalid_request_error")
+    assert route.call_count == 1
