@@ -35,7 +35,7 @@ def _setting(name: str) -> Any:
 
 @register(Tags.compatibility)
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    from streaming.routing import parse_model_map
+    from streaming.routing import parse_model_map, parse_model_profiles
 
     errors: list[CheckMessage] = []
     base_url = _setting("OPENAI_BASE_URL")
@@ -81,14 +81,12 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         errors.append(
             Error(f"GATEWAY_COUNT_TOKENS must be one of {', '.join(_COUNT_MODES)}.", id="streaming.E005")
         )
-    profiles = _setting("GATEWAY_MODEL_PROFILES")
-    if profiles is not None and not (
-        isinstance(profiles, dict)
-        and all(isinstance(k, str) and isinstance(v, dict) for k, v in profiles.items())
-    ):
+    try:
+        parse_model_profiles(_setting("GATEWAY_MODEL_PROFILES"))
+    except ValueError as exc:
         errors.append(
             Error(
-                "GATEWAY_MODEL_PROFILES must map model globs to dicts.",
+                f"GATEWAY_MODEL_PROFILES is invalid: {exc}",
                 hint='e.g. {"gpt-5*": {"reasoning": True, "max_output_tokens": 128000}}',
                 id="streaming.E006",
             )

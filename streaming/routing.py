@@ -35,7 +35,7 @@ unverified against a live API: override with ``reasoning_efforts`` in ``GATEWAY_
 "Reasoning" decides two things in ``translate.request``: ``reasoning``/``include`` are sent (non-reasoning
 models reject them) and ``temperature``/``top_p`` are dropped (reasoning models reject non-default values).
 ``GATEWAY_MODEL_PROFILES`` (``{glob: {"reasoning": bool, "max_output_tokens": int | None,
-"default_reasoning_effort": str | None}}``) is tried first, in order; a matching entry overrides only the
+"default_reasoning_effort": str | None, "reasoning_efforts": [str, ...] | None}}``) is tried first, in order; a matching entry overrides only the
 keys it names, on top of the built-in profile of that model.
 """
 

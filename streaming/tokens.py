@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from streaming.capabilities import lacks, learn_lacks
+from streaming.capabilities import asks_reasoning_summary, lacks, learn_lacks, without_reasoning_summary
 from streaming.conf import gateway_settings
 from streaming.transport import OpenAIUpstreamError, count_openai_input_tokens, require_openai_api_key
 
@@ -69,11 +69,15 @@ async def count_input_tokens(payload: Mapping[str, Any]) -> int:
     """Tokens the upstream would count for this payload's input, by the configured strategy."""
     mode = gateway_settings.COUNT_TOKENS
     base_url = gateway_settings.OPENAI_BASE_URL
-    if mode == "local" or (mode == "auto" and lacks(base_url, "input_tokens")):
+    key = gateway_settings.OPENAI_API_KEY
+    if mode == "local" or (mode == "auto" and (lacks(base_url, "input_tokens") or not key)):
         return estimate_input_tokens(payload)
+    if asks_reasoning_summary(payload):
+        # Summaries change nothing about input tokens, and unverified organisations are refused them.
+        payload = without_reasoning_summary(payload)
     try:
         # The transport sends only the fields the counting endpoint accepts.
-        return await count_openai_input_tokens(payload, api_key=require_openai_api_key())
+        return await count_openai_input_tokens(payload, api_key=key or require_openai_api_key())
     except OpenAIUpstreamError as exc:
         if mode == "upstream":
             raise

@@ -25,10 +25,10 @@ Field by field (documented choices):
 - Thinking -> ``reasoning`` (reasoning-model routes only; other models reject it):
   ``enabled`` with budget b -> effort ``low`` (b < 4096), ``medium`` (b < 16384) or ``high``;
   ``adaptive`` / ``between_tools`` -> ``medium``; ``output_config.effort`` (low..max, same names upstream)
-  wins over both and also applies without thinking. With thinking on: ``summary: "auto"``; with any
-  client-chosen effort: ``include: ["reasoning.encrypted_content"]`` (``store: false`` needs it to carry
-  reasoning across turns). Thinking off and no effort -> ``route.default_reasoning_effort`` or no
-  ``reasoning`` at all.
+  wins over both and also applies without thinking. With thinking on: ``summary: "auto"`` (unless
+  ``display: "omitted"``) and ``include: ["reasoning.encrypted_content"]`` (``store: false`` needs it to
+  carry reasoning across turns inside thinking signatures; without thinking no blocks carry it, so it is
+  not fetched). Thinking off and no effort -> ``route.default_reasoning_effort`` or no ``reasoning``.
 - ``output_config.format`` (json_schema) -> ``text.format`` (non-strict: OpenAI's strict mode rejects
   schemas Anthropic accepts).
 - ``store: false`` always. ``context_management``, ``service_tier``, ``container``, ``inference_geo``,
@@ -116,7 +116,7 @@ def translate_request(
     thinking = req.thinking.type in THINKING_ON
     if route.reasoning and (reasoning := reasoning_param(req.thinking, req.effort, route)):
         payload["reasoning"] = reasoning
-        if thinking or req.effort is not None:
+        if thinking:
             payload["include"] = [ENCRYPTED_REASONING]
     if req.output_format is not None:
         payload["text"] = {

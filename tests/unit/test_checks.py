@@ -44,8 +44,12 @@ def test_count_tokens_mode_must_be_known() -> None:
     assert ids(GATEWAY_COUNT_TOKENS="tiktoken") == ["streaming.E005"]
 
 
-def test_model_profiles_must_map_globs_to_dicts() -> None:
-    assert ids(GATEWAY_MODEL_PROFILES={"gpt-5*": True}) == ["streaming.E006"]
+@pytest.mark.parametrize(
+    "profiles",
+    [{"gpt-5*": True}, {"gpt-5*": {"temperature": 0}}, {"gpt-5*": {"reasoning_efforts": ["extreme"]}}],
+)
+def test_model_profiles_must_parse(profiles: object) -> None:
+    assert ids(GATEWAY_MODEL_PROFILES=profiles) == ["streaming.E006"]
 
 
 def test_missing_upstream_key_warns() -> None:

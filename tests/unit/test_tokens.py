@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -83,3 +84,18 @@ async def test_upstream_mode_reports_upstream_failures() -> None:
         respx.post(f"{BASE}/responses/input_tokens").mock(side_effect=httpx.ConnectError("refused"))
         with pytest.raises(OpenAIUpstreamError):
             await count_input_tokens(PAYLOAD)
+
+
+@pytest.mark.anyio
+@override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY=None, GATEWAY_COUNT_TOKENS="auto")
+async def test_without_an_upstream_key_auto_mode_estimates_locally() -> None:
+    assert await count_input_tokens(PAYLOAD) == estimate_input_tokens(PAYLOAD)
+
+
+@pytest.mark.anyio
+@override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY="sk-test", GATEWAY_COUNT_TOKENS="auto")
+async def test_counting_never_asks_for_reasoning_summaries() -> None:
+    with respx.mock() as mock:
+        route = mock.post(f"{BASE}/responses/input_tokens").respond(json={"input_tokens": 3})
+        await count_input_tokens({**PAYLOAD, "reasoning": {"effort": "low", "summary": "auto"}})
+    assert json.loads(route.calls.last.request.content)["reasoning"] == {"effort": "low"}
