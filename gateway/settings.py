@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 import dj_database_url
@@ -36,15 +37,23 @@ def _secret_key() -> str:
     if from_env:
         return from_env
     path = DATA_DIR / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(50)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key)
-        return key
+    for _ in range(50):
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            DATA_DIR.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(50)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue  # another worker is creating it right now: read theirs
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key)
+            return key
+        if key:
+            return key
+        time.sleep(0.02)  # created but not yet written by another worker
+    raise RuntimeError(f"{path} stays empty: delete it or set SECRET_KEY")
 
 
 SECRET_KEY = _secret_key()
@@ -129,5 +138,7 @@ LOGGING = {
     "loggers": {
         # django-guid logs every generated ID at INFO; that is per-request noise.
         "django_guid": {"level": "WARNING"},
+        # httpx logs every upstream request at INFO: per-request noise on the hot path.
+        "httpx": {"level": "WARNING"},
     },
 }

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django_guid import get_guid
 
@@ -29,6 +30,7 @@ from streaming.errors import (
 from streaming.translate.errors import error_for_status, error_for_transport
 from streaming.transport import (
     OpenAIUpstreamError,
+    UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
     UpstreamStreamError,
@@ -52,10 +54,14 @@ _REASONS = {529: "Overloaded"}
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    """Compact UTF-8 JSON, as Anthropic's API answers."""
+    """Compact UTF-8 JSON, as Anthropic's API answers (ASCII escapes if the upstream sent lone surrogates)."""
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    try:
+        encoded = body.encode()
+    except UnicodeEncodeError:
+        encoded = json.dumps(data, separators=(",", ":")).encode()
     return HttpResponse(
-        body, status=status, reason=_REASONS.get(status), headers=headers, content_type="application/json"
+        encoded, status=status, reason=_REASONS.get(status), headers=headers, content_type="application/json"
     )
 
 
@@ -80,6 +86,8 @@ def to_gateway_error(exc: BaseException) -> GatewayError:
         return error_for_status(
             exc.status_code or 502, error if isinstance(error, dict) else None, exc.headers
         )
+    if isinstance(exc, UnencodablePayload):
+        return InvalidRequestError(f"The request cannot be forwarded upstream: {exc}")
     if isinstance(exc, UpstreamNotConfigured):
         logger.error("gateway misconfigured: %s", exc)
         return UpstreamError(
@@ -106,6 +114,10 @@ def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
     def decorator(view: AsyncView) -> AsyncView:
         @functools.wraps(view)
         async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            try:
+                request.get_host()  # ALLOWED_HOSTS: no CommonMiddleware on the API path checks it for us
+            except DisallowedHost:
+                return stamp(error_response(InvalidRequestError("Invalid Host header.")))
             if request.method not in allowed:
                 error = MethodNotAllowedError(f"Method {request.method} is not allowed for this endpoint.")
                 error.headers["Allow"] = ", ".join(sorted(allowed))

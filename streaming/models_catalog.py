@@ -47,7 +47,7 @@ def model_page(model_ids: Iterable[str], query: Mapping[str, str]) -> dict[str, 
     """One page of the list, with Anthropic's ``limit`` / ``after_id`` / ``before_id`` cursor semantics."""
     ids = list(dict.fromkeys(model_ids))
     raw_limit = query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _MAX_LIMIT:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= _MAX_LIMIT:
         raise InvalidRequestError(f"limit: Input should be an integer between 1 and {_MAX_LIMIT}")
     limit = int(raw_limit)
     start, end = 0, len(ids)

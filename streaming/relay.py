@@ -151,6 +151,8 @@ async def relay(
         if first:
             yield first
         if translator.done:
+            if translator.upstream_finished:
+                await read_to_eof(batches)
             return
         reader = loop.create_task(read_upstream())
         while True:

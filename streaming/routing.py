@@ -48,8 +48,9 @@ from typing import Any
 
 from streaming.conf import gateway_settings
 from streaming.translate.context import Route
+from streaming.translate.request import EFFORT_SCALE
 
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+REASONING_EFFORTS = EFFORT_SCALE
 PROFILE_KEYS = frozenset({"reasoning", "max_output_tokens", "default_reasoning_effort", "reasoning_efforts"})
 _O_SERIES = ("low", "medium", "high")
 

@@ -173,8 +173,13 @@ EFFORT_SCALE = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 
 def supported_effort(effort: str, supported: tuple[str, ...] | None) -> str:
-    """``effort`` if the model accepts it, else the nearest accepted level below it (or its lowest)."""
-    if supported is None or effort in supported or effort not in EFFORT_SCALE:
+    """``effort`` if the model accepts it, else the nearest accepted level below it (or its lowest).
+
+    With no list for the model, only Anthropic's ``max`` (which OpenAI does not have) moves, to ``xhigh``.
+    """
+    if supported is None:
+        return "xhigh" if effort == "max" else effort
+    if effort in supported or effort not in EFFORT_SCALE:
         return effort
     rank = EFFORT_SCALE.index(effort)
     ranked = sorted((EFFORT_SCALE.index(level), level) for level in supported if level in EFFORT_SCALE)

@@ -9,6 +9,7 @@ from .client import aclose_clients, get_client, timeouts
 from .errors import (
     KEPT_HEADERS,
     OpenAIUpstreamError,
+    UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
     UpstreamStreamError,
@@ -36,6 +37,7 @@ __all__ = [
     "OpenAIUpstreamError",
     "SSEDecoder",
     "SSEEvent",
+    "UnencodablePayload",
     "UpstreamConnectError",
     "UpstreamNotConfigured",
     "UpstreamStreamError",

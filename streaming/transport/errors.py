@@ -5,6 +5,7 @@
      ├── UpstreamTimeoutError      connect / read / write / pool timeout (status_code None)
      └── UpstreamStreamError       the connection broke mid-body, or the event stream was cut mid-event
     UpstreamNotConfigured          no OPENAI_API_KEY (also an ImproperlyConfigured)
+    UnencodablePayload             the request cannot be written as strict JSON (a ValueError; a client fault)
 
 Every error has ``status_code`` (the upstream's HTTP status, ``None`` when there was none), ``payload``
 (``{"error": {...}}`` built from an allow-list of the upstream's error fields — message, type, code,
@@ -26,6 +27,7 @@ from streaming.redaction import redact
 __all__ = [
     "KEPT_HEADERS",
     "OpenAIUpstreamError",
+    "UnencodablePayload",
     "UpstreamConnectError",
     "UpstreamNotConfigured",
     "UpstreamStreamError",
@@ -145,6 +147,10 @@ class UpstreamTimeoutError(OpenAIUpstreamError):
 class UpstreamStreamError(OpenAIUpstreamError):
     error_type = "upstream_stream_error"
     default_message = "upstream connection broke mid-response"
+
+
+class UnencodablePayload(ValueError):
+    """The payload has no strict-JSON form (lone surrogates, non-finite numbers, absurd nesting)."""
 
 
 class UpstreamNotConfigured(ImproperlyConfigured):

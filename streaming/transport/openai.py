@@ -8,6 +8,7 @@ stops early or is cancelled: a client hanging up must free the upstream connecti
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -19,6 +20,7 @@ from streaming.conf import gateway_settings
 from .client import get_client, timeouts
 from .errors import (
     OpenAIUpstreamError,
+    UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
     UpstreamStreamError,
@@ -99,6 +101,24 @@ async def _raise_for_status(response: httpx.Response, api_key: str) -> None:
         )
 
 
+def encode_payload(payload: Mapping[str, Any]) -> bytes:
+    """The request body as strict UTF-8 JSON, serialised once, here.
+
+    Raises ``UnencodablePayload`` (a client fault, answered 400) for what strict JSON cannot carry: lone
+    surrogates, non-finite numbers, nesting deeper than the interpreter's recursion limit.
+    """
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except UnicodeEncodeError:
+        raise UnencodablePayload(
+            "it contains a lone UTF-16 surrogate (a string cut inside a character)"
+        ) from None
+    except RecursionError:
+        raise UnencodablePayload("it is nested too deeply") from None
+    except ValueError as exc:
+        raise UnencodablePayload(str(exc)) from None
+
+
 def _invalid_body(response: httpx.Response, what: str) -> OpenAIUpstreamError:
     payload = placeholder_payload(f"upstream returned {what}", "api_error")
     return OpenAIUpstreamError(payload=payload, headers=response.headers)
@@ -108,7 +128,10 @@ async def _post_json(path: str, payload: Mapping[str, Any], base_url: str | None
     key = api_key or require_openai_api_key()
     try:
         response = await get_client().post(
-            _url(base_url, path), json=payload, headers=build_upstream_headers(key), timeout=timeouts()
+            _url(base_url, path),
+            content=encode_payload(payload),
+            headers=build_upstream_headers(key),
+            timeout=timeouts(),
         )
         await _raise_for_status(response, key)
     except httpx.HTTPError as exc:
@@ -165,13 +188,13 @@ async def openai_event_batches(
     upstream's EOF or at a ``data: [DONE]`` (which is not yielded).
     """
     key = api_key or require_openai_api_key()
-    body = {**payload, "stream": True}
+    body = encode_payload({**payload, "stream": True})
     decoder = SSEDecoder()
     try:
         async with get_client().stream(
             "POST",
             _url(base_url, "/responses"),
-            json=body,
+            content=body,
             headers=build_upstream_headers(key, stream=True),
             timeout=timeouts(),
         ) as response:

@@ -183,3 +183,14 @@ async def test_an_upstream_that_never_ends_after_its_last_event_is_closed_after_
     chunks = await asyncio.wait_for(collect(upstream, events("0")), 2)
     assert chunks[-1] == b"event: echo\ndata: stop\n\n"
     assert upstream.closed and not upstream.read_to_the_end
+
+
+async def test_an_answer_complete_in_the_first_read_still_reads_the_upstream_to_its_end() -> None:
+    upstream = Upstream(["after the end"])
+    translator = EchoTranslator()
+    translator.feed({"event": "message", "data": "stop"})  # the view translated the first read already
+    chunks = relay(
+        events("stop"), upstream.batches(), translator, ping_interval=10, to_gateway_error=lambda e: e
+    )
+    assert [chunk async for chunk in chunks] == [b"event: echo\ndata: stop\n\n"]
+    assert upstream.read_to_the_end

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +67,18 @@ def test_environment_configures_database_hosts_debug_and_upstream(tmp_path: Path
     assert loaded["debug"] is True
     assert loaded["base_url"] == "http://127.0.0.1:9/v1"
     assert loaded["key"] == "sk-from-env"
+
+
+def test_a_worker_starting_while_another_writes_the_key_reads_the_same_key(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").touch()  # created by another worker, not yet written
+
+    def write_later() -> None:
+        time.sleep(0.3)
+        (tmp_path / "secret_key").write_text("written-by-the-other-worker")
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    try:
+        assert load_settings(tmp_path)["secret"] == "written-by-the-other-worker"
+    finally:
+        writer.join()

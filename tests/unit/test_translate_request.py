@@ -331,7 +331,7 @@ MINIMAL_DEFAULT = Route(
             REASONING,
             {"type": "adaptive", "display": "omitted"},
             {"effort": "max"},
-            {"effort": "max"},  # omitted: no summary asked for
+            {"effort": "xhigh"},  # omitted: no summary; OpenAI has no "max"
             ENCRYPTED,
         ),
         (
@@ -745,7 +745,8 @@ def test_efforts_the_model_does_not_accept_move_to_the_nearest_accepted_level(
 @pytest.mark.parametrize(
     ("effort", "supported", "expected"),
     [
-        ("max", None, "max"),
+        ("max", None, "xhigh"),  # OpenAI has no "max"
+        ("xhigh", None, "xhigh"),
         ("max", ("high",), "high"),
         ("low", ("high",), "high"),
         ("medium", ("none", "low", "xhigh"), "low"),

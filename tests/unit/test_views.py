@@ -299,7 +299,12 @@ async def test_healthz() -> None:
 # -- nothing ever escapes the envelope ----------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.text(st.characters(categories=["Cs", "Ll"]), max_size=4),  # lone surrogates too
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
     ),
@@ -383,3 +388,65 @@ async def test_other_upstream_400s_are_not_retried(api: AsyncClient) -> None:
         response = await post(api, thinking)
     assert_envelope(response, 400, "invalid_request_error")
     assert route.call_count == 1
+
+
+# -- bodies that parse but cannot be forwarded as strict JSON ------------------------------------------
+
+
+def nested_schema_body(depth: int) -> str:
+    """A body whose tool schema is ``depth`` levels deep (built as text: json.dumps would overflow too)."""
+    schema = '{"type":"object","properties":{"a":' * depth + '{"type":"object"}' + "}}" * depth
+    return json.dumps({**BODY, "tools": [{"name": "t", "input_schema": "SCHEMA"}]}).replace(
+        '"SCHEMA"', schema
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (json.dumps({**BODY, "messages": [{"role": "user", "content": "\ud800"}]}), "surrogate"),
+        (json.dumps({**BODY, "model": "claude-\udfff"}), "surrogate"),
+        ('{"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], '
+         '"temperature": 1e999}', "out of range"),
+        (json.dumps({**BODY, "tools": [{"name": "t", "input_schema": {"type": "object", "properties": {"a": {"type": "number", "maximum": 0.5}}}}]}).replace("0.5", "1e999"), "out of range"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("stream", [False, True])
+async def test_unforwardable_bodies_are_400_not_500(
+    api: AsyncClient, raw: str, message: str, stream: bool
+) -> None:
+    if stream:
+        raw = raw.replace('"max_tokens"', '"stream": true, "max_tokens"', 1)
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
+        response = await post(api, raw)
+    assert message in assert_envelope(response, 400, "invalid_request_error")["error"]["message"]
+    assert route.call_count == 0
+
+
+async def test_a_schema_nested_too_deeply_to_forward_is_400(api: AsyncClient) -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
+        response = await post(api, nested_schema_body(930))
+    assert_envelope(response, 400, "invalid_request_error")
+
+
+async def test_upstream_text_with_a_lone_surrogate_still_gets_a_json_answer(api: AsyncClient) -> None:
+    answer = json.dumps(fixture_json("text_simple.response.json")).replace("Hello", "\\ud83d")
+    with respx.mock() as mock:
+        mock.post(f"{BASE}/responses").respond(
+            200, content=answer.encode(), headers={"content-type": "application/json"}
+        )
+        response = await post(api, BODY)
+    assert response.status_code == 200
+    assert json.loads(response.content)["content"][0]["text"].startswith("\ud83d")
+
+
+async def test_a_host_not_in_allowed_hosts_is_refused(api: AsyncClient) -> None:
+    response = await post(api, BODY, headers={"host": "evil.example"})
+    assert_envelope(response, 400, "invalid_request_error")
+
+
+@pytest.mark.parametrize("limit", ["%C2%B2", "%D9%A3"])
+async def test_non_ascii_digits_in_limit_are_400(api: AsyncClient, limit: str) -> None:
+    assert_envelope(await api.get(f"/v1/models?limit={limit}"), 400, "invalid_request_error")
