@@ -1,7 +1,8 @@
 """ASGI entry point: ``uvicorn gateway.asgi:application``.
 
 Django's handler accepts only ``http`` scopes; the lifespan shim answers ``lifespan`` and closes the
-shared upstream client on shutdown. The app also works without lifespan (the client is created lazily).
+shared upstream client on shutdown. ``BodySizeLimit`` refuses oversized bodies before Django reads them.
+The app also works without lifespan (the client is created lazily).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from typing import Any
 
 from django.core.asgi import get_asgi_application
 
+from streaming.asgi import BodySizeLimit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 
-django_application = get_asgi_application()
+django_application = BodySizeLimit(get_asgi_application())
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:

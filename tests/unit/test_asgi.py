@@ -129,3 +129,30 @@ async def test_many_disconnects_leave_no_task_or_connection_behind(
         assert pool._requests == []  # no request still holds a connection
         assert all(connection.is_idle() or connection.is_closed() for connection in pool.connections)
         assert upstream.open_streams == 0
+
+
+def raw_scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    scope = http_scope(b"", "wrong-key")
+    scope["headers"] = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), *headers]
+    return scope
+
+
+async def test_a_declared_oversized_body_is_refused_before_it_is_read() -> None:
+    with override_settings(GATEWAY_MAX_BODY_BYTES=1000):
+        communicator = ApplicationCommunicator(application, raw_scope([(b"content-length", b"300000000")]))
+        start = await communicator.receive_output(2)
+        body = await communicator.receive_output(2)
+    assert start["status"] == 413
+    assert json.loads(body["body"])["error"]["type"] == "request_too_large"
+    await communicator.wait(1)
+
+
+async def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit() -> None:
+    with override_settings(GATEWAY_MAX_BODY_BYTES=1000):
+        communicator = ApplicationCommunicator(application, raw_scope([]))  # chunked: no content-length
+        for _ in range(3):
+            await communicator.send_input({"type": "http.request", "body": b"x" * 600, "more_body": True})
+        start = await communicator.receive_output(2)
+        await communicator.receive_output(2)
+    assert start["status"] == 413
+    await communicator.wait(1)
