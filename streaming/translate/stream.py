@@ -54,7 +54,7 @@ from streaming.translate.response import (
     tool_use_start,
     usage_from,
 )
-from streaming.translate.stopseq import StopMatcher
+from streaming.translate.stopseq import StopMatcher, StopSequences
 from streaming.translate.stream_thinking import ThinkingStream
 from streaming.translate.types import StopReason, Usage
 
@@ -96,7 +96,7 @@ class StreamTranslator:
         self._context = context
         self._request_id = request_id
         self._secrets = tuple(secrets)
-        self._stop_sequences = tuple(s for s in context.stop_sequences if s)
+        self._stop_sequences = StopSequences(context.stop_sequences)  # compiled once, shared by all parts
         self._started = False
         self._done = False
         self._upstream_finished = False

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streaming.translate.stopseq import StopMatcher, find_stop
+from streaming.translate.stopseq import StopMatcher, StopSequences, find_stop
 
 
 @pytest.mark.parametrize(
@@ -100,3 +102,115 @@ def test_held_back_text_is_never_longer_than_the_longest_sequence_minus_one(
             break
         assert len(matcher.held) <= max(map(len, sequences)) - 1
         assert not matcher.held or any(s.startswith(matcher.held) for s in sequences)
+
+
+def longest_possible_prefix(text: str, sequences: list[str]) -> str:
+    """The reference hold-back: the longest suffix of ``text`` that is a proper prefix of a sequence."""
+    for hold in range(len(text), 0, -1):
+        if any(len(s) > hold and s.startswith(text[-hold:]) for s in sequences):
+            return text[-hold:]
+    return ""
+
+
+# Repeated units make long chains of borders (the cases the matcher's period skip short-cuts).
+periodic = st.builds(
+    lambda unit, times, tail: unit * times + tail,
+    st.text(alphabet="ab", min_size=1, max_size=3),
+    st.integers(min_value=1, max_value=8),
+    st.text(alphabet="ab", max_size=2),
+)
+
+
+@given(
+    deltas=st.lists(st.text(alphabet="ab", max_size=9), max_size=12),
+    sequences=st.lists(
+        st.one_of(st.text(alphabet="ab", min_size=1, max_size=7), periodic), min_size=1, max_size=3
+    ),
+)
+def test_held_back_text_is_the_longest_suffix_that_could_still_grow_into_a_match(
+    deltas: list[str], sequences: list[str]
+) -> None:
+    matcher = StopMatcher(sequences)
+    streamed = ""
+    for delta in deltas:
+        streamed += delta
+        _, match = matcher.feed(delta)
+        if match is not None:
+            break
+        assert matcher.held == longest_possible_prefix(streamed, sequences)
+
+
+def test_matchers_sharing_compiled_sequences_keep_their_own_partial_matches() -> None:
+    compiled = StopSequences(["STOP"])
+    first, second = StopMatcher(compiled), StopMatcher(compiled)
+
+    assert first.feed("a ST") == ("a ", None)
+    assert second.feed("b S") == ("b ", None)
+    assert first.feed("OP") == ("", "STOP")
+    assert second.feed("ALE") == ("SALE", None)
+
+
+HUGE = 100_000
+MEMORY_BOUND = 10 * 1024 * 1024  # bytes; the old prefix set needed gigabytes for a sequence this long
+
+
+def peak_memory(work: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def feed_in_chunks(matcher: StopMatcher, text: str, size: int) -> list[tuple[str, str | None]]:
+    return [matcher.feed(text[i : i + size]) for i in range(0, len(text), size)]
+
+
+def test_a_huge_stop_sequence_streamed_in_many_deltas_is_matched_in_bounded_memory() -> None:
+    sequence = "a" * HUGE
+    matcher = StopMatcher([sequence])
+
+    def work() -> None:
+        results = feed_in_chunks(matcher, "x" + sequence, 997)
+        assert results[-1] == ("", sequence)
+
+    assert peak_memory(work) < MEMORY_BOUND
+
+
+def test_a_huge_stop_sequence_that_almost_matches_is_released_in_bounded_memory() -> None:
+    # Long partial matches that fail late: the worst case for checking each possible hold-back length.
+    sequence = "a" * (HUGE // 2) + "b" * (HUGE // 2)
+    text = "a" * (HUGE // 2) + "b" * (HUGE // 4) + "c" + "a" * (HUGE // 2)
+    matcher = StopMatcher([sequence])
+    emitted: list[str] = []
+
+    def work() -> None:
+        emitted.extend(text for text, _ in feed_in_chunks(matcher, text, 499))
+
+    assert peak_memory(work) < MEMORY_BOUND
+    assert "".join(emitted) + matcher.flush() == text
+
+
+def test_a_prefix_table_grows_only_as_far_as_the_text_matched_its_sequence() -> None:
+    compiled = StopSequences(["ab" * (HUGE // 2)])
+
+    feed_in_chunks(StopMatcher(compiled), ("ab" * 1000 + "c") * 50, 101)
+
+    assert compiled.table_sizes() == (2000,)
+
+
+def test_ordinary_text_grows_no_prefix_table_for_a_huge_sequence() -> None:
+    compiled = StopSequences(["z" * HUGE])
+
+    feed_in_chunks(StopMatcher(compiled), "plain text without the letter " * 1000, 64)
+
+    assert compiled.table_sizes() == (1,)
+
+
+def test_find_stop_on_a_huge_sequence_and_text_uses_bounded_memory() -> None:
+    sequence = "a" * HUGE
+    text = ("a" * (HUGE - 1) + "b") * 3 + sequence
+
+    assert peak_memory(lambda: find_stop(text, [sequence])) < MEMORY_BOUND
+    assert find_stop(text, [sequence]) == (3 * HUGE, sequence)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -757,6 +758,25 @@ def test_stop_sequence_at_the_start_of_a_block_leaves_no_empty_block() -> None:
 
     assert blocks(produced) == []
     assert names(produced) == ["message_start", "message_delta", "message_stop"]
+
+
+def test_a_huge_stop_sequence_over_many_text_parts_and_deltas_uses_bounded_memory() -> None:
+    sequence = "a" * 100_000
+    events = [created(), message_added(0)]
+    for part in range(5):
+        events += [text_delta(0, "a" * 1_000, ci=part) for _ in range(99)] + [text_delta(0, "b", ci=part)]
+    events += [text_delta(0, "a" * 1_000, ci=5) for _ in range(100)]
+
+    tracemalloc.start()
+    try:
+        produced = run(events, ctx(stop_sequences=(sequence,)), eof=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 10 * 1024 * 1024
+    assert final_delta(produced)["delta"]["stop_sequence"] == sequence
+    assert len(blocks(produced)) == 5
 
 
 def test_stop_sequences_do_not_apply_to_tool_arguments() -> None:

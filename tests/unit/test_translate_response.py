@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -328,6 +329,24 @@ def test_stop_sequence_keeps_the_real_upstream_usage() -> None:
     result = message(text_item("a STOP b"), context=ctx(stop_sequences=("STOP",)))
 
     assert result["usage"]["output_tokens"] == 3
+
+
+def test_a_huge_stop_sequence_cuts_many_huge_blocks_in_bounded_memory() -> None:
+    sequence = "a" * 100_000
+    near_miss = "a" * 99_999 + "b"
+    context = ctx(stop_sequences=(sequence,))
+    output = text_item(*[near_miss] * 20, near_miss + sequence)
+
+    tracemalloc.start()
+    try:
+        result = message(output, context=context)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 10 * 1024 * 1024
+    assert result["content"][-1] == {"type": "text", "text": near_miss}
+    assert result["stop_sequence"] == sequence
 
 
 # -- failures ---------------------------------------------------------------------------------------
