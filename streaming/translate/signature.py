@@ -46,8 +46,11 @@ def mint_signature(item_id: str, encrypted_content: str, secret: str, *, model: 
     data: dict[str, object] = {"v": 1, "id": item_id, "encrypted_content": encrypted_content}
     if model:
         data["m"] = model
-    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    signed = PREFIX + _b64encode(payload.encode())
+    try:
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate (upstream junk) has no UTF-8: \u-escape it instead
+        payload = json.dumps(data, separators=(",", ":")).encode("ascii")
+    signed = PREFIX + _b64encode(payload)
     return f"{signed}.{_mac(secret, signed)}"
 
 
@@ -56,8 +59,8 @@ def open_signature(signature: object, secret: str, *, model: str | None = None) 
 
     With ``model``, also None when the signature was minted for another upstream model.
     """
-    if not isinstance(signature, str) or not signature.startswith(PREFIX):
-        return None
+    if not isinstance(signature, str) or not signature.isascii() or not signature.startswith(PREFIX):
+        return None  # the gateway mints ASCII only; the MAC check below cannot compare anything else
     signed, _, mac = signature.rpartition(".")
     if not signed.startswith(PREFIX) or not hmac.compare_digest(mac, _mac(secret, signed)):
         return None
