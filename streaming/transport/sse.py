@@ -28,10 +28,10 @@ class SSEEvent(TypedDict):
 
 
 def _parse_data(raw: bytes) -> Any:
-    """JSON when it is JSON (the Responses API always sends JSON), else the decoded text."""
+    """JSON when it is JSON (the Responses API always sends JSON), else the decoded text (never raises)."""
     try:
         return json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
+    except (ValueError, RecursionError):  # also UnicodeDecodeError; RecursionError: absurdly deep nesting
         return raw.decode("utf-8", "replace")
 
 

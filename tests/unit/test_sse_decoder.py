@@ -114,6 +114,15 @@ def test_cr_at_chunk_end_then_lf_is_one_line_end() -> None:
     assert decode(b"data: a\r", b"\ndata: b\r\n\r\n") == [{"event": "message", "data": "a\nb"}]
 
 
+@pytest.mark.parametrize("field", [b"data: ", b"event: x\ndata: "], ids=["data-only", "named"])
+def test_data_nested_too_deep_for_the_json_parser_is_kept_as_text(field: bytes) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    (event,) = decode(field + deep + b"\n\n")
+
+    assert event["data"] == deep.decode()
+
+
 def test_events_are_returned_by_the_feed_that_completes_them() -> None:
     decoder = SSEDecoder()
 
