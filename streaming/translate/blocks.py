@@ -44,7 +44,7 @@ class TextPart(Part):
 
     __slots__ = ("matcher", "output_index")
 
-    def __init__(self, output_index: object, matcher: StopMatcher | None) -> None:
+    def __init__(self, output_index: int | None, matcher: StopMatcher | None) -> None:
         super().__init__()
         self.output_index = output_index
         self.matcher = matcher
@@ -67,8 +67,8 @@ class ReasoningPart(Part):
 
     def __init__(self) -> None:
         super().__init__()
-        self.texts: dict[tuple[str, object], list[str]] = {}  # ("s", summary_index) / ("c", content_index)
-        self.last_key: tuple[str, object] | None = None
+        self.texts: dict[tuple[str, int], list[str]] = {}  # ("s", summary_index) / ("c", content_index)
+        self.last_key: tuple[str, int] | None = None
 
 
 def remainder(received: list[str], full: object) -> str:

@@ -20,6 +20,7 @@ Decisions (documented here once):
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -53,6 +54,11 @@ _INCOMPLETE_STOP_REASONS: dict[str, StopReason] = {
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _str(value: object) -> str:
+    """A string field of an upstream item; anything else (a dict, a number, null) counts as absent."""
+    return value if isinstance(value, str) else ""
 
 
 def usage_from(usage: object) -> Usage:
@@ -123,19 +129,32 @@ def parse_arguments(arguments: object) -> dict[str, Any]:
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments)
+        value = json.loads(arguments, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         value = None
     return value if isinstance(value, dict) else {INVALID_ARGUMENTS_KEY: arguments}
 
 
+def _reject_constant(constant: str) -> float:
+    """``NaN``/``Infinity``: Python's json reads them, the client's JSON parser would not."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number; ones too large for a float (``1e999`` reads as inf) are refused like ``Infinity``."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a float")
+    return value
+
+
 def tool_use_start(item: Mapping[str, Any], context: RequestContext) -> ToolUseBlock:
     """A ``tool_use`` block with empty input, as ``content_block_start`` carries it."""
-    call_id = item.get("call_id") or item.get("id") or ""
-    name = item.get("name") or ""
+    call_id = _str(item.get("call_id")) or _str(item.get("id"))
+    name = _str(item.get("name"))
     return {
         "type": "tool_use",
-        "id": tool_use_id(str(call_id)),
+        "id": tool_use_id(call_id),
         "name": context.tool_names.get(name, name),
         "input": {},
     }
@@ -167,9 +186,7 @@ def reasoning_signature(item: Mapping[str, Any], context: RequestContext) -> str
     encrypted = item.get("encrypted_content")
     if not isinstance(encrypted, str) or not encrypted:
         return ""
-    return mint_signature(
-        str(item.get("id") or ""), encrypted, context.signing_key, model=context.upstream_model
-    )
+    return mint_signature(_str(item.get("id")), encrypted, context.signing_key, model=context.upstream_model)
 
 
 def reasoning_block(

@@ -76,14 +76,23 @@ def _message_delta(stop_reason: StopReason, stop_sequence: str | None, usage: Us
     )
 
 
-def _index(data: Event, field: str) -> object:
-    """A part index; servers that leave it out have one part (index 0), as the finished item shows."""
+def _output_index(data: Event) -> int | None:
+    """The event's ``output_index``; anything but an int (a list, a float, a bool) counts as absent.
+
+    Indices key dicts and order items, so an odd value must never reach them (unhashable, or ``True == 1``).
+    """
+    value = data.get("output_index")
+    return value if type(value) is int else None
+
+
+def _index(data: Event, field: str) -> int:
+    """A part index; servers that leave it out (or send a non-int) have one part (index 0), as the item shows."""
     value = data.get(field)
-    return 0 if value is None else value
+    return value if type(value) is int else 0
 
 
-def _text_key(data: Event) -> tuple[object, object]:
-    return data.get("output_index"), _index(data, "content_index")
+def _text_key(data: Event) -> tuple[int | None, int]:
+    return _output_index(data), _index(data, "content_index")
 
 
 class StreamTranslator:
@@ -102,8 +111,8 @@ class StreamTranslator:
         self._upstream_finished = False
         self._error: GatewayError | None = None
         self._blocks = BlockWriter()
-        self._texts: dict[tuple[object, object], TextPart] = {}
-        self._tools: dict[object, ToolPart] = {}
+        self._texts: dict[tuple[int | None, int], TextPart] = {}
+        self._tools: dict[int | None, ToolPart] = {}
         self._thinking = ThinkingStream(context, self._blocks)
         self._active: int | None = None  # output_index of the item streaming now
         self._pending: dict[int, list[Event]] = {}
@@ -154,7 +163,7 @@ class StreamTranslator:
         if not self._started and kind not in _ERROR_EVENTS:
             self._start_message(data, out)
         output_index = data.get("output_index")
-        if not isinstance(output_index, int):  # response-level events (or a server without indices)
+        if type(output_index) is not int:  # response-level events, servers without indices, odd values
             handler(self, data, out)
             return out
         if output_index in self._finished:  # a late event for an item that already ended
@@ -334,17 +343,13 @@ class StreamTranslator:
             if isinstance(part, Mapping) and part.get("type") in ("output_text", "refusal"):
                 self._on_part_done({**data, "content_index": content_index, "part": part}, out)
         current = self._blocks.current
-        if (
-            isinstance(current, TextPart)
-            and current.output_index == data.get("output_index")
-            and not self._done
-        ):
+        if isinstance(current, TextPart) and current.output_index == _output_index(data) and not self._done:
             self._blocks.finish_current(out)
 
     # -- function calls -----------------------------------------------------------------------
 
     def _tool_part(self, data: Event) -> ToolPart:
-        output_index = data.get("output_index")
+        output_index = _output_index(data)
         part = self._tools.get(output_index)
         if part is None:
             part = self._tools[output_index] = ToolPart()
@@ -388,25 +393,25 @@ class StreamTranslator:
     def _on_summary_delta(self, data: Event, out: Frames) -> None:
         delta = data.get("delta")
         if isinstance(delta, str):
-            self._thinking.delta(data.get("output_index"), ("s", _index(data, "summary_index")), delta, out)
+            self._thinking.delta(_output_index(data), ("s", _index(data, "summary_index")), delta, out)
 
     def _on_reasoning_text_delta(self, data: Event, out: Frames) -> None:
         delta = data.get("delta")
         if isinstance(delta, str):
-            self._thinking.delta(data.get("output_index"), ("c", _index(data, "content_index")), delta, out)
+            self._thinking.delta(_output_index(data), ("c", _index(data, "content_index")), delta, out)
 
     def _on_summary_text_done(self, data: Event, out: Frames) -> None:
         key = ("s", _index(data, "summary_index"))
-        self._thinking.reconcile(data.get("output_index"), key, data.get("text"), out)
+        self._thinking.reconcile(_output_index(data), key, data.get("text"), out)
 
     def _on_summary_part_done(self, data: Event, out: Frames) -> None:
         part = data.get("part")
         text = part.get("text") if isinstance(part, Mapping) else None
-        self._thinking.reconcile(data.get("output_index"), ("s", _index(data, "summary_index")), text, out)
+        self._thinking.reconcile(_output_index(data), ("s", _index(data, "summary_index")), text, out)
 
     def _on_reasoning_text_done(self, data: Event, out: Frames) -> None:
         key = ("c", _index(data, "content_index"))
-        self._thinking.reconcile(data.get("output_index"), key, data.get("text"), out)
+        self._thinking.reconcile(_output_index(data), key, data.get("text"), out)
 
     # -- items --------------------------------------------------------------------------------
 
@@ -432,7 +437,7 @@ class StreamTranslator:
         elif kind == "function_call":
             self._tool_done(data, item, out)
         elif kind == "reasoning":
-            self._thinking.item_done(data.get("output_index"), item, out)
+            self._thinking.item_done(_output_index(data), item, out)
 
 
 _Handler = Callable[[StreamTranslator, Event, Frames], None]

@@ -16,7 +16,7 @@ from streaming.translate.blocks import THINKING_START, BlockWriter, Frames, Reas
 from streaming.translate.context import RequestContext
 from streaming.translate.response import THINKING_PART_SEPARATOR, reasoning_block, reasoning_signature
 
-PartKey = tuple[str, object]
+PartKey = tuple[str, int]
 """``("s", summary_index)`` or ``("c", content_index)``."""
 
 
@@ -29,9 +29,9 @@ class ThinkingStream:
         self._context = context
         self._blocks = blocks
         self._summarize = context.thinking and context.thinking_display != "omitted"
-        self._parts: dict[object, ReasoningPart] = {}
+        self._parts: dict[int | None, ReasoningPart] = {}
 
-    def _part(self, output_index: object) -> ReasoningPart:
+    def _part(self, output_index: int | None) -> ReasoningPart:
         part = self._parts.get(output_index)
         if part is None:
             part = self._parts[output_index] = ReasoningPart()
@@ -51,18 +51,18 @@ class ThinkingStream:
             part.last_key = key
         blocks.delta(part, text, out)
 
-    def delta(self, output_index: object, key: PartKey, text: str, out: Frames) -> None:
+    def delta(self, output_index: int | None, key: PartKey, text: str, out: Frames) -> None:
         """A summary or reasoning-text delta."""
         if self._summarize:
             self._write(self._part(output_index), key, text, out)
 
-    def reconcile(self, output_index: object, key: PartKey, full: object, out: Frames) -> None:
+    def reconcile(self, output_index: int | None, key: PartKey, full: object, out: Frames) -> None:
         """A ``*.done`` value for one part: stream whatever its deltas did not deliver."""
         if self._summarize:
             part = self._part(output_index)
             self._write(part, key, remainder(part.texts.get(key, []), full), out)
 
-    def item_done(self, output_index: object, item: Mapping[str, Any], out: Frames) -> None:
+    def item_done(self, output_index: int | None, item: Mapping[str, Any], out: Frames) -> None:
         """The finished reasoning item: reconcile every part, add the signature, close the block."""
         if not self._context.thinking:
             return

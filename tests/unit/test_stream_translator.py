@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from streaming.errors import GatewayTimeoutError
 from streaming.translate.context import RequestContext
 from streaming.translate.signature import open_signature
-from streaming.translate.stream import StreamTranslator
-from tests.unit.test_golden_fixtures import parse_sse, upstream_events
+from streaming.translate.stream import _HANDLERS, StreamTranslator
+from tests.unit.test_golden_fixtures import STREAM_CASES, parse_sse, upstream_events
 
 KEY = "stream-test-key"
 RESP_ID = "resp_abc123"
@@ -856,3 +856,190 @@ def test_upstream_is_not_finished_when_a_stop_sequence_ends_the_client_stream() 
     for event in [created(), message_added(0), text_delta(0, "Hi STOP more")]:
         translator.feed(event)
     assert translator.done and not translator.upstream_finished
+
+
+# -- odd upstream values ----------------------------------------------------------------------------
+
+ANTHROPIC_EVENTS = {
+    "message_start",
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+    "ping",
+    "error",
+}
+UPSTREAM_TYPES = sorted(_HANDLERS)
+FIELDS = [
+    "type", "id", "call_id", "name", "arguments", "content", "summary", "text", "refusal", "delta",
+    "encrypted_content", "status", "output", "usage", "input_tokens", "output_tokens", "cached_tokens",
+    "input_tokens_details", "incomplete_details", "reason", "error", "code", "message", "param",
+    "output_index", "content_index", "summary_index", "item_id", "part", "item", "response",
+]  # fmt: skip
+TYPES = [*UPSTREAM_TYPES, "message", "function_call", "reasoning", "output_text", "refusal"]
+TYPES += ["summary_text", "reasoning_text", "completed", "incomplete", "failed"]
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-2, max_value=3)
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=6)
+    | st.sampled_from(["\ud800", "a\udfffb"])  # lone surrogates: valid JSON escapes, no UTF-8
+    | st.sampled_from(TYPES)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(FIELDS), inner, max_size=5)
+        | st.fixed_dictionaries({"type": st.sampled_from(TYPES)}, optional=dict.fromkeys(FIELDS[1:], inner))
+    ),
+    max_leaves=8,
+)
+upstream_events_strategy = st.builds(
+    lambda kind, fields, name: {"event": name, "data": {**fields, "type": kind}},
+    st.sampled_from(UPSTREAM_TYPES) | json_scalars,
+    st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6),
+    st.sampled_from(UPSTREAM_TYPES),
+) | st.builds(lambda data: {"event": "message", "data": data}, json_values)
+contexts = st.builds(
+    ctx,
+    thinking=st.booleans(),
+    thinking_display=st.sampled_from(["summarized", "omitted"]),
+    stop_sequences=st.sampled_from([(), ("a",), ("STOP", "ab")]),
+    tool_names=st.just({"short": "a_long_client_name"}),
+)
+
+
+def strict_json(text: str) -> Any:
+    def reject(constant: str) -> Any:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+ODD_INDICES = [[], [0], {}, {"a": 1}, True, False, 1.0, "0", None]
+
+
+@pytest.mark.parametrize("odd", ODD_INDICES, ids=repr)
+def test_text_events_with_an_odd_output_or_content_index_count_it_as_absent(odd: Any) -> None:
+    delta = ev("response.output_text.delta", output_index=odd, content_index=odd, delta="Hi")
+    done = ev("response.output_text.done", output_index=odd, content_index=odd, text="Hi there")
+
+    produced = run([created(), delta, done, completed()])
+
+    assert deltas(produced, "text_delta") == ["Hi", " there"]
+    assert final_delta(produced)["delta"]["stop_reason"] == "end_turn"
+
+
+@pytest.mark.parametrize("odd", ODD_INDICES, ids=repr)
+def test_function_call_events_with_an_odd_output_index_count_it_as_absent(odd: Any) -> None:
+    added = ev("response.output_item.added", output_index=odd, item=call_item(0))
+    arguments = ev("response.function_call_arguments.delta", output_index=odd, delta='{"a":1}')
+    done = ev("response.output_item.done", output_index=odd, item=call_item(0, '{"a":1}'))
+
+    produced = run([created(), added, arguments, done, completed()])
+
+    assert deltas(produced, "input_json_delta") == ['{"a":1}']
+    assert final_delta(produced)["delta"]["stop_reason"] == "tool_use"
+
+
+@pytest.mark.parametrize("odd", ODD_INDICES, ids=repr)
+def test_reasoning_events_with_an_odd_summary_or_output_index_count_it_as_absent(odd: Any) -> None:
+    delta = ev("response.reasoning_summary_text.delta", output_index=odd, summary_index=odd, delta="one")
+    done = ev("response.reasoning_summary_text.done", output_index=odd, summary_index=odd, text="one!")
+
+    produced = run([created(), delta, done, completed()], ctx(thinking=True))
+
+    assert deltas(produced, "thinking_delta") == ["one", "!"]
+
+
+def test_a_boolean_output_index_is_not_taken_for_item_one() -> None:
+    # True == 1 in Python: used as a key, it would join item 1's events.
+    stray = ev("response.output_text.delta", output_index=True, content_index=0, delta="stray ")
+
+    produced = run([created(), text_delta(1, "one"), stray, message_done(1, "one"), completed()])
+
+    assert deltas(produced, "text_delta") == ["one", "stray "]
+    assert [b["type"] for b in blocks(produced)] == ["text", "text"]
+
+
+@pytest.mark.parametrize("name", [{"a": 1}, ["get_weather"], 42, None])
+def test_a_function_call_whose_name_is_not_a_string_gets_an_empty_tool_name(name: Any) -> None:
+    item = {**call_item(0, "{}"), "name": name}
+
+    produced = run(
+        [
+            created(),
+            ev("response.output_item.added", output_index=0, item=item),
+            ev("response.output_item.done", output_index=0, item=item),
+            completed(),
+        ],
+        ctx(tool_names={"short": "client_name"}),
+    )
+
+    assert [(b["type"], b["name"]) for b in blocks(produced)] == [("tool_use", "")]
+
+
+def test_encrypted_reasoning_with_a_lone_surrogate_still_streams_a_signature_that_opens() -> None:
+    produced = run(
+        [created(), reasoning_done(["one"], encrypted="enc\ud800"), completed()], ctx(thinking=True)
+    )
+
+    signatures = [
+        d["delta"]["signature"]
+        for n, d in produced
+        if n == "content_block_delta" and d["delta"]["type"] == "signature_delta"
+    ]
+    assert [open_signature(s, KEY) for s in signatures] == [(RS_ID, "enc\ud800")]
+
+
+def replace_somewhere(node: Any, data: st.DataObject) -> Any:
+    """A copy of ``node`` with one value, at a drawn depth and key, replaced by drawn JSON."""
+    if isinstance(node, dict) and node and data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(node)))
+        return {**node, key: replace_somewhere(node[key], data)}
+    if isinstance(node, list) and node and data.draw(st.booleans()):
+        position = data.draw(st.integers(min_value=0, max_value=len(node) - 1))
+        return [*node[:position], replace_somewhere(node[position], data), *node[position + 1 :]]
+    return data.draw(json_values)
+
+
+def translate_all(events: list[dict[str, Any]], context: RequestContext) -> list[tuple[str, Any]]:
+    """Every frame, parsed as strict JSON (no NaN), for an upstream stream ending in EOF."""
+    translator = StreamTranslator(context)
+    frames: list[bytes] = []
+    for event in events:
+        frames += translator.feed(event)
+    frames += translator.finish()
+    return [(e["event"], strict_json(e["data"])) for e in parse_sse(b"".join(frames).decode())]
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=st.lists(upstream_events_strategy, max_size=10), context=contexts)
+def test_any_upstream_event_values_give_well_formed_anthropic_frames_and_never_raise(
+    events: list[dict[str, Any]], context: RequestContext
+) -> None:
+    produced = translate_all(events, context)
+
+    assert {name for name, _ in produced} <= ANTHROPIC_EVENTS
+    assert_well_formed(produced)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=st.sampled_from(STREAM_CASES), context=contexts, data=st.data())
+def test_recorded_streams_with_odd_values_anywhere_give_well_formed_frames_and_never_raise(
+    case: str, context: RequestContext, data: st.DataObject
+) -> None:
+    events = upstream_events(case)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        position = data.draw(st.integers(min_value=0, max_value=len(events) - 1))
+        events[position] = {**events[position], "data": replace_somewhere(events[position]["data"], data)}
+
+    produced = translate_all(events, context)
+
+    assert {name for name, _ in produced} <= ANTHROPIC_EVENTS
+    assert_well_formed(produced)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streaming.errors import GatewayError, RateLimitError, UpstreamError
 from streaming.translate.context import RequestContext
@@ -17,6 +20,8 @@ from streaming.translate.response import (
     usage_from,
 )
 from streaming.translate.signature import open_signature
+from tests.unit.test_golden_fixtures import FIXTURES, MESSAGE_CASES
+from tests.unit.test_stream_translator import FIELDS, contexts, json_values, replace_somewhere
 
 KEY = "response-test-key"
 
@@ -375,3 +380,64 @@ def test_unfinished_or_cancelled_response_is_an_api_error(status: str) -> None:
 
     assert isinstance(raised.value, UpstreamError)
     assert raised.value.error_type == "api_error"
+
+
+# -- odd upstream values ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [{"a": 1}, ["get_weather"], 42, None])
+def test_a_function_call_whose_name_is_not_a_string_gets_an_empty_tool_name(name: Any) -> None:
+    result = message(call_item(name=name), context=ctx(tool_names={"short": "client_name"}))
+
+    assert result["content"][0]["name"] == ""
+
+
+@pytest.mark.parametrize("call_id", [{"a": 1}, ["call_1"], 42])
+def test_a_function_call_id_that_is_not_a_string_falls_back_to_the_item_id(call_id: Any) -> None:
+    result = message({**call_item(), "call_id": call_id})
+
+    assert result["content"][0]["id"] == "toolu_fc_1"
+
+
+def test_reasoning_with_a_lone_surrogate_in_its_encrypted_content_gets_a_signature_that_opens() -> None:
+    result = message(reasoning_item(["one"], encrypted="enc\ud800"), context=ctx(thinking=True))
+
+    assert open_signature(result["content"][0]["signature"], KEY) == ("rs_1", "enc\ud800")
+
+
+@pytest.mark.parametrize("arguments", ['{"a": NaN}', '{"a": [Infinity]}', '{"a": -Infinity}', '{"a": 1e999}'])
+def test_arguments_with_non_json_numbers_are_kept_as_invalid_raw_text(arguments: str) -> None:
+    # Python's json accepts NaN and Infinity; the client's JSON parser would not.
+    assert parse_arguments(arguments) == {INVALID_ARGUMENTS_KEY: arguments}
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8), context=contexts)
+def test_any_response_values_give_a_json_message_or_a_gateway_error(
+    body: dict[str, Any], context: RequestContext
+) -> None:
+    try:
+        result = response_to_message(body, context)
+    except GatewayError:
+        return
+
+    assert json.loads(json.dumps(result, allow_nan=False)) == result
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=st.sampled_from(MESSAGE_CASES), context=contexts, data=st.data())
+def test_recorded_responses_with_odd_values_anywhere_give_a_json_message_or_a_gateway_error(
+    case: str, context: RequestContext, data: st.DataObject
+) -> None:
+    body = json.loads((FIXTURES / f"{case}.response.json").read_text(encoding="utf-8"))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        body = replace_somewhere(body, data)
+    if not isinstance(body, dict):
+        return
+
+    try:
+        result = response_to_message(body, context)
+    except GatewayError:
+        return
+
+    assert json.loads(json.dumps(result, allow_nan=False)) == result
