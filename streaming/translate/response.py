@@ -247,7 +247,10 @@ def _failure(response: Mapping[str, Any], secrets: Iterable[str | None]) -> Gate
     if response.get("status") == "failed":
         error = response.get("error")
         return error_for_event(error if isinstance(error, Mapping) else {}, secrets=secrets)
-    return UpstreamError(f"The upstream response ended with status {response.get('status')!r}.")
+    status = response.get("status")
+    # Only a short string is echoed: the message reaches the client unredacted, and repr of deep junk can recurse.
+    shown = repr(status) if isinstance(status, str) and len(status) <= 40 else "of an unexpected form"
+    return UpstreamError(f"The upstream response ended with status {shown}.")
 
 
 def response_to_message(

@@ -382,6 +382,21 @@ def test_unfinished_or_cancelled_response_is_an_api_error(status: str) -> None:
     assert raised.value.error_type == "api_error"
 
 
+@pytest.mark.parametrize(
+    ("status", "message_text"),
+    [
+        ("cancelled", "The upstream response ended with status 'cancelled'."),
+        (["x"] * 3, "The upstream response ended with status of an unexpected form."),
+        ("x" * 10_000, "The upstream response ended with status of an unexpected form."),
+    ],
+)
+def test_an_unexpected_status_is_named_only_when_it_is_a_short_string(status: Any, message_text: str) -> None:
+    with pytest.raises(UpstreamError) as raised:
+        message(status=status)
+
+    assert raised.value.message == message_text
+
+
 # -- odd upstream values ----------------------------------------------------------------------------
 
 
