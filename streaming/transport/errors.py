@@ -63,7 +63,7 @@ def safe_error_payload(
     fallback = f"upstream returned HTTP {status_code}" if status_code else "upstream error"
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return placeholder_payload(fallback, error_type)
     upstream = document.get("error") if isinstance(document, dict) else None
     if isinstance(upstream, str):

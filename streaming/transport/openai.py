@@ -138,7 +138,7 @@ async def _post_json(path: str, payload: Mapping[str, Any], base_url: str | None
         raise transport_error(exc) from exc
     try:
         return response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _invalid_body(response, "a body that is not valid JSON") from exc
 
 

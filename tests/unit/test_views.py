@@ -450,3 +450,19 @@ async def test_a_host_not_in_allowed_hosts_is_refused(api: AsyncClient) -> None:
 @pytest.mark.parametrize("limit", ["%C2%B2", "%D9%A3"])
 async def test_non_ascii_digits_in_limit_are_400(api: AsyncClient, limit: str) -> None:
     assert_envelope(await api.get(f"/v1/models?limit={limit}"), 400, "invalid_request_error")
+
+
+@pytest.mark.parametrize("status", [200, 400])
+async def test_upstream_json_nested_too_deeply_is_a_gateway_error_not_a_crash(
+    api: AsyncClient, status: int
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with respx.mock() as mock:
+        mock.post(f"{BASE}/responses").respond(
+            status, content=deep, headers={"content-type": "application/json"}
+        )
+        response = await post(api, BODY)
+    body = assert_envelope(
+        response, 502 if status == 200 else 400, "api_error" if status == 200 else "invalid_request_error"
+    )
+    assert "Traceback" not in body["error"]["message"]
