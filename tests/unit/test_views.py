@@ -23,7 +23,7 @@ from streaming.auth import forget_verified_keys
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = "http://upstream.test/v1"
-UPSTREAM_KEY = "sk-upstream-secret-0123456789abcdef"
+UPSTREAM_KEY = "sk-unit-test-upstream-key"
 BODY = {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
 
 pytestmark = [
