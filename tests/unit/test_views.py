@@ -332,7 +332,7 @@ def answer_like_openai(request: httpx.Request) -> httpx.Response:
 async def test_random_json_always_gets_an_envelope_or_a_message(api: AsyncClient, body: Any) -> None:
     with respx.mock(assert_all_called=False) as mock:
         mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
-        response = await post(api, body)
+        response = await post(api, json.dumps(body))  # always JSON text, even when the value is a string
     if response.status_code != 200:
         assert response.status_code < 500
         assert_envelope(response, response.status_code, json.loads(response.content)["error"]["type"])
