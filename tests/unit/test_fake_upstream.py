@@ -13,6 +13,7 @@ import pytest
 
 from tests.fakes.upstream import (
     INPUT_TOKENS_PATH,
+    Behaviour,
     FakeUpstream,
     drop,
     error,
@@ -356,7 +357,13 @@ def test_response_object_defaults_usage_only_for_finished_responses() -> None:
 
 @pytest.mark.anyio
 async def test_a_burst_of_one_hundred_concurrent_streams_is_served(upstream: FakeUpstream) -> None:
-    upstream.set_default(replay("text_simple", delay=0.01))
+    def all_at_once(request: object) -> Behaviour:
+        # Answer only once all 100 are connected: a quick answer could free a connection for reuse
+        # before the last requests start, and then fewer than 100 connections would be opened.
+        upstream.wait_for_requests(100, timeout=10.0)
+        return replay("text_simple", delay=0.01)
+
+    upstream.set_default(all_at_once)
     limits = httpx.Limits(max_connections=100)
 
     async with httpx.AsyncClient(limits=limits, timeout=10.0) as http:
