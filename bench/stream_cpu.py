@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.helpers import create_client_key, gateway_env, manage, start_gateway
+from tests.e2e.helpers import launch_gateway
 from tests.fakes.upstream import FakeUpstream, sse_events, text_response_events
 
 BODY = {
@@ -91,23 +90,10 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, FakeUpstream() as fake:
-        upstream_key = "sk-bench-" + secrets.token_hex(16)
-        env = gateway_env(
-            data_dir=Path(tmp),
-            upstream_url=fake.url,
-            upstream_key=upstream_key,
-            extra={"LOG_LEVEL": "WARNING"},
+        gateway = launch_gateway(
+            "bench", data_dir=Path(tmp), upstream_url=fake.url, extra={"LOG_LEVEL": "WARNING"}
         )
-        manage(["migrate", "--noinput", "-v", "0"], env)
-        key = create_client_key(env, "bench")
-        gateway = start_gateway(
-            "bench",
-            env=env,
-            client_key=key,
-            upstream_key=upstream_key,
-            data_dir=Path(tmp),
-            log_path=Path(tmp) / "gateway.log",
-        )
+        key = gateway.client_key
         try:
             if gateway.process is None:
                 raise RuntimeError("the gateway did not start")

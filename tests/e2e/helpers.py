@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -215,6 +216,31 @@ def start_gateway(
                 f"gateway {name!r} did not serve /healthz in {STARTUP_TIMEOUT}s:\n{gateway.log_since(0)}"
             )
         time.sleep(0.05)
+
+
+def launch_gateway(
+    name: str,
+    *,
+    data_dir: Path,
+    upstream_url: str,
+    extra: Mapping[str, str] | None = None,
+    app: str = "gateway.asgi:application",
+    health_path: str = "/healthz",
+) -> Gateway:
+    """A gateway on a fresh data dir: its own upstream key, migrated database and client key, started."""
+    upstream_key = "sk-test-" + secrets.token_hex(16)
+    env = gateway_env(data_dir=data_dir, upstream_url=upstream_url, upstream_key=upstream_key, extra=extra)
+    manage(["migrate", "--noinput", "-v", "0"], env)
+    return start_gateway(
+        name,
+        env=env,
+        client_key=create_client_key(env, name),
+        upstream_key=upstream_key,
+        data_dir=data_dir,
+        log_path=data_dir / f"{name}.log",
+        app=app,
+        health_path=health_path,
+    )
 
 
 def free_port() -> int:

@@ -7,15 +7,13 @@ A bare host site (tests/reusable/settings.py) runs under uvicorn; the official S
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
 import httpx
 import pytest
 
-from tests.e2e.helpers import Gateway, answer, create_client_key, gateway_env, manage, start_gateway
+from tests.e2e.helpers import Gateway, answer, launch_gateway, manage
 from tests.fakes.upstream import FakeUpstream, text_response_events
 
 pytestmark = pytest.mark.e2e
@@ -29,23 +27,11 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def host_site(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    data_dir: Path = tmp_path_factory.mktemp("host-site")
-    upstream_key = "sk-host-" + secrets.token_hex(16)
-    env = gateway_env(
-        data_dir=data_dir,
-        upstream_url=upstream.url,
-        upstream_key=upstream_key,
-        extra={"DJANGO_SETTINGS_MODULE": "tests.reusable.settings"},
-    )
-    manage(["migrate", "--noinput", "-v", "0"], env)
-    key = create_client_key(env, "host-site")
-    site = start_gateway(
+    site = launch_gateway(
         "host-site",
-        env=env,
-        client_key=key,
-        upstream_key=upstream_key,
-        data_dir=data_dir,
-        log_path=data_dir / "site.log",
+        data_dir=tmp_path_factory.mktemp("host-site"),
+        upstream_url=upstream.url,
+        extra={"DJANGO_SETTINGS_MODULE": "tests.reusable.settings"},
         app="tests.reusable.asgi:application",
         health_path="/llm/healthz",
     )
@@ -54,11 +40,12 @@ def host_site(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture
-def client(host_site: Gateway, upstream: FakeUpstream) -> anthropic.Anthropic:
+def client(host_site: Gateway, upstream: FakeUpstream) -> Iterator[anthropic.Anthropic]:
     upstream.reset()
-    return anthropic.Anthropic(
+    with anthropic.Anthropic(
         base_url=f"{host_site.base_url}/llm", api_key=host_site.client_key, max_retries=0
-    )
+    ) as sdk:
+        yield sdk
 
 
 def test_the_host_site_passes_its_system_checks(host_site: Gateway) -> None:
