@@ -101,13 +101,9 @@ class OverloadedError(GatewayError):
     default_message = "Overloaded"
 
 
-def error_body(error_type: str, message: str, request_id: str | None = None) -> dict[str, Any]:
-    """The Anthropic error envelope."""
-    body: dict[str, Any] = {"type": "error", "error": {"type": error_type, "message": message}}
+def envelope(error: GatewayError, request_id: str | None = None) -> dict[str, Any]:
+    """The Anthropic error envelope for ``error``."""
+    body: dict[str, Any] = {"type": "error", "error": {"type": error.error_type, "message": error.message}}
     if request_id is not None:
         body["request_id"] = request_id
     return body
-
-
-def envelope(error: GatewayError, request_id: str | None = None) -> dict[str, Any]:
-    return error_body(error.error_type, error.message, request_id)
