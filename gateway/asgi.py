@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.asgi import get_asgi_application
 
-from streaming.asgi import BodySizeLimit
+from streaming.api.body_limit import BodySizeLimit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 

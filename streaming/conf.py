@@ -110,7 +110,7 @@ class GatewaySettings:
     @property
     def MODEL_PROFILES(self) -> dict[str, dict[str, Any]] | None:
         """Overrides of the built-in upstream model profiles: glob -> {reasoning, max_output_tokens,
-        default_reasoning_effort, reasoning_efforts} (see ``streaming.routing``)."""
+        default_reasoning_effort, reasoning_efforts} (see ``streaming.control.routing``)."""
         value: dict[str, dict[str, Any]] | None = self._get("GATEWAY_MODEL_PROFILES")
         return value
 

@@ -6,7 +6,7 @@ from django.db import models
 
 
 class ClientKey(models.Model):
-    """A key a client authenticates with; stored hashed (streaming.crypto), shown once at creation."""
+    """A key a client authenticates with; stored hashed (streaming.control.client_keys), shown once at creation."""
 
     name = models.CharField(max_length=100)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)

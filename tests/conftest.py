@@ -16,7 +16,7 @@ def anyio_backend() -> str:
 @pytest.fixture(autouse=True)
 def _no_learned_upstream_limits() -> Iterator[None]:
     """What one test taught the gateway about "the upstream" must not leak into the next."""
-    from streaming import capabilities
+    from streaming.control import capabilities
 
     capabilities.forget_all()
     yield

@@ -3,7 +3,7 @@
 Block indices run 0..n-1 in start order, one block is open at a time, and deltas and stops go only to
 the open block. ``BlockWriter`` keeps that for ``StreamTranslator``: a part becomes current (closing the
 previous one), starts its block lazily on the first thing to show, sends deltas through a per-block
-byte prefix (``streaming.sse.encode_delta``: no per-delta JSON encoding) and closes exactly once.
+byte prefix (``streaming.translate.frames.encode_delta``: no per-delta JSON encoding) and closes exactly once.
 Parts also keep what the upstream sent so far, to reconcile with the ``*.done`` values. Pure.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from streaming.sse import delta_prefix, encode_delta, encode_event
+from streaming.translate.frames import delta_prefix, encode_delta, encode_event
 from streaming.translate.stopseq import StopMatcher
 
 Frames = list[bytes]

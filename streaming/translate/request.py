@@ -4,7 +4,7 @@ The payload is built only from fields this mapping knows; nothing unknown is eve
 
 Field by field (documented choices):
 
-- ``model`` -> ``route.upstream_model`` (``streaming.routing``); the context keeps the client's name.
+- ``model`` -> ``route.upstream_model`` (``streaming.control.routing``); the context keeps the client's name.
 - ``system`` (string or text blocks joined with a blank line) -> ``instructions``; ``messages`` -> ``input``
   (``translate.content``).
 - ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``route.max_output_tokens`` (the

@@ -25,9 +25,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from streaming.errors import GatewayError, UpstreamError
+from streaming.error_map import error_for_event
+from streaming.errors import BadGatewayError, GatewayError
 from streaming.translate.context import RequestContext
-from streaming.translate.errors import error_for_event
 from streaming.translate.ids import message_id, tool_use_id
 from streaming.translate.signature import mint_signature
 from streaming.translate.stopseq import find_stop
@@ -250,7 +250,7 @@ def _failure(response: Mapping[str, Any], secrets: Iterable[str | None]) -> Gate
     status = response.get("status")
     # Only a short string is echoed: the message reaches the client unredacted, and repr of deep junk can recurse.
     shown = repr(status) if isinstance(status, str) and len(status) <= 40 else "of an unexpected form"
-    return UpstreamError(f"The upstream response ended with status {shown}.")
+    return BadGatewayError(f"The upstream response ended with status {shown}.")
 
 
 def response_to_message(

@@ -32,7 +32,7 @@ sent both would differ from the non-streaming text, which prefers the summary.
 
 Cost (budget ~15 µs per upstream event for the whole gateway): one dict lookup to dispatch, an identity
 check for the active part, and one frame per delta built from a per-block byte prefix plus one C-level
-string escape (``streaming.sse.encode_delta``); the stop-sequence filter runs only when the client set
+string escape (``streaming.translate.frames.encode_delta``); the stop-sequence filter runs only when the client set
 stop sequences. No per-event JSON encoding of whole dicts, no regexes.
 """
 
@@ -41,11 +41,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from streaming.errors import GatewayError, UpstreamError, envelope
-from streaming.sse import MESSAGE_STOP, encode_event
+from streaming.error_map import error_for_event, event_error_fields
+from streaming.errors import BadGatewayError, GatewayError, envelope
 from streaming.translate.blocks import BlockWriter, Frames, TextPart, ToolPart, remainder
 from streaming.translate.context import RequestContext
-from streaming.translate.errors import error_for_event, event_error_fields
+from streaming.translate.frames import MESSAGE_STOP, encode_event
 from streaming.translate.response import (
     anthropic_message_id,
     incomplete_reason,
@@ -154,7 +154,7 @@ class StreamTranslator:
         if not isinstance(data, dict):
             if isinstance(data, str) and data.strip() == "[DONE]":  # compatible servers' end marker
                 return self.finish()
-            return self.fail(UpstreamError("The upstream sent an event that is not valid JSON."))
+            return self.fail(BadGatewayError("The upstream sent an event that is not valid JSON."))
         kind = data.get("type")
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
@@ -185,7 +185,7 @@ class StreamTranslator:
         """Frames at upstream EOF: nothing after a terminal event, else an ``api_error``."""
         if self._done:
             return []
-        return self.fail(UpstreamError(_ENDED_EARLY))
+        return self.fail(BadGatewayError(_ENDED_EARLY))
 
     def fail(self, error: GatewayError) -> Frames:
         """The ``event: error`` frame that ends the stream (nothing more follows)."""

@@ -27,7 +27,7 @@ from .openai import (
     stream_openai_events,
     transport_error,
 )
-from .sse import DONE, SSEDecoder, SSEEvent
+from .sse_decoder import DONE, SSEDecoder, SSEEvent
 
 __all__ = [
     "CORRELATION_HEADER",

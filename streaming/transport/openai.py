@@ -29,7 +29,7 @@ from .errors import (
     upstream_error_from_response,
 )
 from .headers import build_upstream_headers
-from .sse import DONE, SSEDecoder, SSEEvent
+from .sse_decoder import DONE, SSEDecoder, SSEEvent
 
 __all__ = [
     "INPUT_TOKENS_FIELDS",

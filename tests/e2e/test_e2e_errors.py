@@ -1,7 +1,7 @@
 """Every failure reaches the client as Anthropic's error envelope with the right status, so the official
 SDK raises the right exception class; and nothing the gateway answers ever carries its upstream key.
 
-Upstream mapping (streaming/translate/errors.py): 400 -> 400, 401/403 -> 502 ``api_error`` (the gateway's
+Upstream mapping (streaming/error_map.py): 400 -> 400, 401/403 -> 502 ``api_error`` (the gateway's
 credentials, not the client's) with ``x-should-retry: false``, 404 -> 404, 429 -> 429 (``retry-after``
 passed), quota -> 402, 500 -> 502, 503 -> 529, unreachable -> 529, timeout -> 504.
 """

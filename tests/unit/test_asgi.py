@@ -19,7 +19,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test import override_settings
 
 from gateway.asgi import application
-from streaming.auth import forget_verified_keys
+from streaming.control.auth import forget_verified_keys
 from streaming.transport import get_client
 from tests.fakes.upstream import FakeUpstream, slow_stream
 

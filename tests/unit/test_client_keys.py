@@ -7,9 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from streaming.auth import authenticate, extract_client_key, forget_verified_keys
 from streaming.conf import gateway_settings
-from streaming.crypto import hash_client_key
+from streaming.control.auth import authenticate, extract_client_key, forget_verified_keys
+from streaming.control.client_keys import hash_client_key
 from streaming.errors import AuthenticationError
 from streaming.models import ClientKey
 

@@ -23,7 +23,7 @@ from streaming.translate.context import RequestContext
 from streaming.translate.response import response_to_message
 from streaming.translate.signature import PREFIX, ReasoningRef, open_signature
 from streaming.translate.stream import StreamTranslator
-from streaming.transport.sse import SSEDecoder
+from streaming.transport.sse_decoder import SSEDecoder
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SIGNING_KEY = "golden-test-signing-key"

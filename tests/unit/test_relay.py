@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from streaming.api.relay import EventStreamResponse, relay
 from streaming.errors import GatewayError, OverloadedError, envelope
-from streaming.relay import EventStreamResponse, relay
-from streaming.sse import PING, encode_event
+from streaming.translate.frames import PING, encode_event
 
 pytestmark = pytest.mark.anyio
 
@@ -146,7 +146,7 @@ async def test_django_consumes_the_relay_itself() -> None:
 async def test_a_slow_client_makes_the_reader_wait_instead_of_buffering_everything(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("streaming.relay.HIGH_WATER_BYTES", 100)
+    monkeypatch.setattr("streaming.api.relay.HIGH_WATER_BYTES", 100)
     read: list[int] = []
 
     async def batches() -> AsyncGenerator[list[Any], None]:
@@ -178,7 +178,7 @@ async def test_a_stream_cut_short_by_the_gateway_closes_the_upstream_without_rea
 async def test_an_upstream_that_never_ends_after_its_last_event_is_closed_after_a_grace_period(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("streaming.relay.EOF_GRACE_SECONDS", 0.05)
+    monkeypatch.setattr("streaming.api.relay.EOF_GRACE_SECONDS", 0.05)
     upstream = Upstream(["stop"], 30.0, ["never"])
     chunks = await asyncio.wait_for(collect(upstream, events("0")), 2)
     assert chunks[-1] == b"event: echo\ndata: stop\n\n"

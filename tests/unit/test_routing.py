@@ -1,4 +1,4 @@
-"""Model map parsing, route resolution and upstream model profiles (streaming.routing)."""
+"""Model map parsing, route resolution and upstream model profiles (streaming.control.routing)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import pytest
 from django.test import override_settings
 
 from streaming.conf import DEFAULTS
-from streaming.routing import ModelProfile, parse_model_map, parse_model_profiles, resolve_route, route_for
+from streaming.control.routing import (
+    ModelProfile,
+    parse_model_map,
+    parse_model_profiles,
+    resolve_route,
+    route_for,
+)
 from streaming.translate.context import Route
 
 

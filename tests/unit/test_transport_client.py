@@ -23,7 +23,7 @@ from streaming.transport import (
     openai_event_batches,
     stream_openai_events,
 )
-from streaming.transport.sse import SSEDecoder
+from streaming.transport.sse_decoder import SSEDecoder
 from tests.fakes.upstream import (
     FakeUpstream,
     drop,

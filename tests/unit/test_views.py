@@ -19,7 +19,7 @@ from django.test import AsyncClient, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.auth import forget_verified_keys
+from streaming.control.auth import forget_verified_keys
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = "http://upstream.test/v1"

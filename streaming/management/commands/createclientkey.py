@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from streaming.conf import gateway_settings
-from streaming.crypto import display_prefix, generate_client_key, hash_client_key
+from streaming.control.client_keys import display_prefix, generate_client_key, hash_client_key
 from streaming.models import ClientKey
 
 

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
+from streaming.error_map import (
+    error_for_event,
+    error_for_status,
+    error_for_transport,
+    event_error_fields,
+)
 from streaming.errors import (
+    BadGatewayError,
     BillingError,
     GatewayError,
     GatewayTimeoutError,
@@ -15,13 +22,6 @@ from streaming.errors import (
     OverloadedError,
     RateLimitError,
     RequestTooLargeError,
-    UpstreamError,
-)
-from streaming.translate.errors import (
-    error_for_event,
-    error_for_status,
-    error_for_transport,
-    event_error_fields,
 )
 
 
@@ -38,7 +38,7 @@ def err(message: str = "upstream says no", **fields: Any) -> dict[str, Any]:
         (404, err(code="model_not_found"), NotFoundError, 404, "not_found_error"),
         (408, err(), GatewayTimeoutError, 504, "timeout_error"),
         (504, err(), GatewayTimeoutError, 504, "timeout_error"),
-        (409, err(), UpstreamError, 502, "api_error"),
+        (409, err(), BadGatewayError, 502, "api_error"),
         (413, err(), RequestTooLargeError, 413, "request_too_large"),
         (429, err(code="rate_limit_exceeded"), RateLimitError, 429, "rate_limit_error"),
         (429, err(type="insufficient_quota", code="insufficient_quota"), BillingError, 402, "billing_error"),
@@ -49,12 +49,12 @@ def err(message: str = "upstream says no", **fields: Any) -> dict[str, Any]:
             402,
             "billing_error",
         ),
-        (500, err(code="server_error"), UpstreamError, 502, "api_error"),
-        (502, None, UpstreamError, 502, "api_error"),
+        (500, err(code="server_error"), BadGatewayError, 502, "api_error"),
+        (502, None, BadGatewayError, 502, "api_error"),
         (503, err(), OverloadedError, 529, "overloaded_error"),
         (500, err(code="server_is_overloaded"), OverloadedError, 529, "overloaded_error"),
         (503, err(code="slow_down"), OverloadedError, 529, "overloaded_error"),
-        (507, err(), UpstreamError, 502, "api_error"),
+        (507, err(), BadGatewayError, 502, "api_error"),
     ],
 )
 def test_upstream_status_maps_to_the_client_error(
@@ -168,7 +168,7 @@ def test_error_event_fields_read_nested_first_then_flat(
     [
         ("connect", OverloadedError, 529, "overloaded_error"),
         ("timeout", GatewayTimeoutError, 504, "timeout_error"),
-        ("stream", UpstreamError, 502, "api_error"),
+        ("stream", BadGatewayError, 502, "api_error"),
     ],
 )
 def test_transport_failures_map_to_retryable_errors(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from streaming.api.model_list import display_name, model_info, model_page, served_model
 from streaming.errors import InvalidRequestError
-from streaming.models_catalog import display_name, model_info, model_page, served_model
 
 IDS = ["a", "b", "c", "d"]
 

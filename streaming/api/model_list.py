@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from streaming.conf import gateway_settings
+from streaming.control.routing import parse_model_map
 from streaming.errors import InvalidRequestError
-from streaming.routing import parse_model_map
 
 # The gateway does not know when a model name was "released"; a fixed, documented timestamp keeps the
 # field present and stable (clients sort by it only for display).

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from django.http import StreamingHttpResponse
 
 from streaming.errors import GatewayError
-from streaming.sse import PING
+from streaming.translate.frames import PING
 from streaming.transport import SSEEvent
 
 

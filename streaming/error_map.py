@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from streaming.errors import (
+    BadGatewayError,
     BillingError,
     GatewayError,
     GatewayTimeoutError,
@@ -29,7 +30,6 @@ from streaming.errors import (
     OverloadedError,
     RateLimitError,
     RequestTooLargeError,
-    UpstreamError,
 )
 from streaming.redaction import redact
 
@@ -94,7 +94,7 @@ def error_for_status(
     message = _message(error)
     kind = _classify(_codes(error))
     if status in (401, 403):
-        return UpstreamError(
+        return BadGatewayError(
             f"The upstream rejected the gateway's credentials (HTTP {status}). This is a gateway "
             "configuration problem, not a problem with your API key.",
             headers=NO_RETRY,
@@ -112,12 +112,12 @@ def error_for_status(
     if status == 413:
         return RequestTooLargeError(message)
     if status == 409:
-        return UpstreamError(message)
+        return BadGatewayError(message)
     if 400 <= status < 500:
         return InvalidRequestError(message)
     if status == 503 or kind is OverloadedError:
         return OverloadedError(message, headers=_retry_headers(headers))
-    return UpstreamError(message)
+    return BadGatewayError(message)
 
 
 def event_error_fields(data: Mapping[str, object]) -> dict[str, object]:
@@ -140,7 +140,7 @@ def error_for_event(error: Mapping[str, object], *, secrets: Iterable[str | None
     ``secrets`` (the upstream key) are redacted from the message: unlike an HTTP error body, an event
     reaches here without passing the transport's redaction.
     """
-    kind = _classify(_codes(error)) or UpstreamError
+    kind = _classify(_codes(error)) or BadGatewayError
     return kind(_message(error, secrets))
 
 
@@ -150,4 +150,4 @@ def error_for_transport(kind: str) -> GatewayError:
         return OverloadedError("The upstream is unreachable.")
     if kind == "timeout":
         return GatewayTimeoutError("The upstream did not answer in time.")
-    return UpstreamError("The upstream connection failed mid-stream.")
+    return BadGatewayError("The upstream connection failed mid-stream.")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 
 from streaming.conf import gateway_settings
-from streaming.crypto import hash_client_key
+from streaming.control.client_keys import hash_client_key
 from streaming.errors import AuthenticationError
 
 _MAX_KEY_LENGTH = 256

@@ -1,6 +1,6 @@
 """Thin async views: auth -> parse -> translate -> transport -> respond.
 
-Everything below a view raises; ``streaming.edge.api_view`` turns failures into Anthropic envelopes.
+Everything below a view raises; ``streaming.api.decorators.api_view`` turns failures into Anthropic envelopes.
 """
 
 from __future__ import annotations
@@ -9,36 +9,28 @@ import json
 import logging
 import math
 import re
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
-from streaming.auth import authenticate
-from streaming.capabilities import (
-    asks_reasoning_summary,
-    lacks,
-    learn_lacks,
-    rejects_reasoning_summary,
-    without_reasoning_summary,
-)
+from streaming.api.decorators import api_view, json_response, request_id, to_gateway_error
+from streaming.api.model_list import model_info, model_page, served_model
+from streaming.api.relay import EventStreamResponse, relay, translate_batch
 from streaming.conf import gateway_settings
-from streaming.edge import api_view, json_response, request_id, to_gateway_error
-from streaming.errors import InvalidRequestError, NotFoundError, RequestTooLargeError, UpstreamError
-from streaming.models_catalog import model_info, model_page, served_model
-from streaming.relay import EventStreamResponse, relay, translate_batch
-from streaming.routing import route_for
-from streaming.tokens import count_input_tokens
+from streaming.control.auth import authenticate
+from streaming.control.routing import route_for
+from streaming.errors import BadGatewayError, InvalidRequestError, NotFoundError, RequestTooLargeError
 from streaming.translate.request import translate_request
 from streaming.translate.response import response_to_message
 from streaming.translate.stream import StreamTranslator
 from streaming.transport import (
-    OpenAIUpstreamError,
     SSEEvent,
     create_openai_response,
     openai_event_batches,
     require_openai_api_key,
 )
+from streaming.upstream import call_upstream, count_input_tokens
 
 logger = logging.getLogger("streaming")
 T = TypeVar("T")
@@ -119,28 +111,11 @@ async def _open_stream(
             raise translator.error
     except StopAsyncIteration:
         await batches.aclose()
-        raise UpstreamError("The upstream closed the stream without sending an event.") from None
+        raise BadGatewayError("The upstream closed the stream without sending an event.") from None
     except BaseException:
         await batches.aclose()
         raise
     return batches, first
-
-
-async def _call_upstream(payload: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Awaitable[T]]) -> T:
-    """``call(payload)``, without reasoning summaries where the upstream refuses them (learned once)."""
-    base_url = gateway_settings.OPENAI_BASE_URL
-    if asks_reasoning_summary(payload) and lacks(base_url, "reasoning_summary"):
-        payload = without_reasoning_summary(payload)
-    try:
-        return await call(payload)
-    except OpenAIUpstreamError as exc:
-        if not (asks_reasoning_summary(payload) and rejects_reasoning_summary(exc)):
-            raise
-    logger.warning(
-        "the upstream refuses reasoning summaries (unverified organisation?); thinking text omitted"
-    )
-    learn_lacks(base_url, "reasoning_summary")
-    return await call(without_reasoning_summary(payload))
 
 
 async def _create_message(request: HttpRequest, *, always_stream: bool) -> HttpResponseBase:
@@ -149,13 +124,13 @@ async def _create_message(request: HttpRequest, *, always_stream: bool) -> HttpR
     translated = translate_request(body, route_for(body["model"]), signing_key=gateway_settings.SIGNING_KEY)
     api_key = require_openai_api_key()
     if not (always_stream or body.get("stream") is True):
-        upstream = await _call_upstream(
+        upstream = await call_upstream(
             translated.payload, lambda payload: create_openai_response(payload, api_key=api_key)
         )
         return json_response(response_to_message(upstream, translated.context, secrets=(api_key,)))
 
     translator = StreamTranslator(translated.context, request_id=request_id(), secrets=(api_key,))
-    batches, first = await _call_upstream(
+    batches, first = await call_upstream(
         translated.payload, lambda payload: _open_stream(payload, api_key, translator)
     )
     return EventStreamResponse(

@@ -19,15 +19,15 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django_guid import get_guid
 
+from streaming.error_map import error_for_status, error_for_transport
 from streaming.errors import (
+    BadGatewayError,
     GatewayError,
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
-    UpstreamError,
     envelope,
 )
-from streaming.translate.errors import error_for_status, error_for_transport
 from streaming.transport import (
     OpenAIUpstreamError,
     UnencodablePayload,
@@ -90,7 +90,7 @@ def to_gateway_error(exc: BaseException) -> GatewayError:
         return InvalidRequestError(f"The request cannot be forwarded upstream: {exc}")
     if isinstance(exc, UpstreamNotConfigured):
         logger.error("gateway misconfigured: %s", exc)
-        return UpstreamError(
+        return BadGatewayError(
             "The gateway has no upstream API key configured (OPENAI_API_KEY).",
             headers={"x-should-retry": "false"},
         )

@@ -10,9 +10,10 @@ import pytest
 import respx
 from django.test import override_settings
 
-from streaming import capabilities
-from streaming.tokens import count_input_tokens, estimate_input_tokens
+from streaming.control import capabilities
+from streaming.translate.token_estimate import estimate_input_tokens
 from streaming.transport import OpenAIUpstreamError
+from streaming.upstream import count_input_tokens
 
 BASE = "http://upstream.test/v1"
 PAYLOAD = {
