@@ -35,7 +35,8 @@ def _setting(name: str) -> Any:
 
 @register(Tags.compatibility)
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    from streaming.control.routing import parse_model_map, parse_model_profiles
+    from streaming.control.profiles import parse_model_profiles
+    from streaming.control.routing import parse_model_map
 
     errors: list[CheckMessage] = []
     base_url = _setting("OPENAI_BASE_URL")

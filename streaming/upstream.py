@@ -1,7 +1,8 @@
 """The one module that calls the upstream: create a response, open a stream, count input tokens.
 
-What the upstream turned out not to support (``streaming.control.capabilities``) is handled here, so
-views never retry anything themselves.
+Each call takes the request's route (``streaming.control.routing.Route``), whose upstream value says
+where to send it. What an upstream turned out not to support (``streaming.control.capabilities``) is
+handled here, so views never retry anything themselves.
 """
 
 from __future__ import annotations
@@ -18,16 +19,25 @@ from streaming.control.capabilities import (
     rejects_reasoning_summary,
     without_reasoning_summary,
 )
+from streaming.control.routing import Route
 from streaming.translate.token_estimate import estimate_input_tokens
-from streaming.transport import OpenAIUpstreamError, count_openai_input_tokens, require_openai_api_key
+from streaming.transport import (
+    OpenAIStream,
+    OpenAIUpstreamError,
+    count_openai_input_tokens,
+    create_openai_response,
+    open_openai_stream,
+)
 
 logger = logging.getLogger("streaming")
 T = TypeVar("T")
 
 
-async def call_upstream(payload: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Awaitable[T]]) -> T:
+async def _without_refused_summary(
+    route: Route, payload: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Awaitable[T]]
+) -> T:
     """``call(payload)``, without reasoning summaries where the upstream refuses them (learned once)."""
-    base_url = gateway_settings.OPENAI_BASE_URL
+    base_url = route.upstream.base_url
     if asks_reasoning_summary(payload) and lacks(base_url, "reasoning_summary"):
         payload = without_reasoning_summary(payload)
     try:
@@ -42,23 +52,34 @@ async def call_upstream(payload: Mapping[str, Any], call: Callable[[Mapping[str,
     return await call(without_reasoning_summary(payload))
 
 
-async def count_input_tokens(payload: Mapping[str, Any]) -> int:
+async def create(route: Route, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A finished Responses object for ``payload``."""
+    return await _without_refused_summary(
+        route, payload, lambda sent: create_openai_response(sent, route.upstream)
+    )
+
+
+async def open_stream(route: Route, payload: Mapping[str, Any]) -> OpenAIStream:
+    """An upstream event stream that answered 2xx (error statuses are raised here)."""
+    return await _without_refused_summary(
+        route, payload, lambda sent: open_openai_stream(sent, route.upstream)
+    )
+
+
+async def count_tokens(route: Route, payload: Mapping[str, Any]) -> int:
     """Tokens the upstream would count for this payload's input, by the configured strategy."""
     mode = gateway_settings.COUNT_TOKENS
-    base_url = gateway_settings.OPENAI_BASE_URL
-    key = gateway_settings.OPENAI_API_KEY
-    if mode == "local" or (mode == "auto" and (lacks(base_url, "input_tokens") or not key)):
+    upstream = route.upstream
+    if mode == "local" or (
+        mode == "auto" and (lacks(upstream.base_url, "input_tokens") or not upstream.api_key)
+    ):
         return estimate_input_tokens(payload)
-    if asks_reasoning_summary(payload):
-        # Summaries change nothing about input tokens, and unverified organisations are refused them.
-        payload = without_reasoning_summary(payload)
     try:
-        # The transport sends only the fields the counting endpoint accepts.
-        return await count_openai_input_tokens(payload, api_key=key or require_openai_api_key())
+        return await count_openai_input_tokens(payload, upstream)
     except OpenAIUpstreamError as exc:
         if mode == "upstream":
             raise
         if exc.status_code in (404, 405, 501):
-            learn_lacks(base_url, "input_tokens")
+            learn_lacks(upstream.base_url, "input_tokens")
         logger.warning("upstream token counting failed (%s); using the local estimate", exc.status_code)
         return estimate_input_tokens(payload)

@@ -1,4 +1,5 @@
-"""What the response side needs to know about the request it answers (built by ``translate.request``)."""
+"""What translation needs to know beyond the body: the target model (from routing) and, for the
+response side, facts of the request it answers (built by ``translate.request``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
-    """Where a client model name goes upstream, and what that upstream model accepts."""
+class TargetModel:
+    """The upstream model a client model name is routed to, and what that model accepts."""
 
     client_model: str
     upstream_model: str

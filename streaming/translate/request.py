@@ -4,10 +4,10 @@ The payload is built only from fields this mapping knows; nothing unknown is eve
 
 Field by field (documented choices):
 
-- ``model`` -> ``route.upstream_model`` (``streaming.control.routing``); the context keeps the client's name.
+- ``model`` -> ``target.upstream_model`` (``streaming.control.routing``); the context keeps the client's name.
 - ``system`` (string or text blocks joined with a blank line) -> ``instructions``; ``messages`` -> ``input``
   (``translate.content``).
-- ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``route.max_output_tokens`` (the
+- ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``target.max_output_tokens`` (the
   upstream model's output cap) and raised to 16, the Responses API's minimum (it answers 400
   ``integer_below_min_value`` below that).
 - ``temperature`` / ``top_p`` forwarded, but dropped for reasoning models (they reject non-default values).
@@ -28,7 +28,7 @@ Field by field (documented choices):
   wins over both and also applies without thinking. With thinking on: ``summary: "auto"`` (unless
   ``display: "omitted"``) and ``include: ["reasoning.encrypted_content"]`` (``store: false`` needs it to
   carry reasoning across turns inside thinking signatures; without thinking no blocks carry it, so it is
-  not fetched). Thinking off and no effort -> ``route.default_reasoning_effort`` or no ``reasoning``.
+  not fetched). Thinking off and no effort -> ``target.default_reasoning_effort`` or no ``reasoning``.
 - ``output_config.format`` (json_schema) -> ``text.format`` (non-strict: OpenAI's strict mode rejects
   schemas Anthropic accepts).
 - ``store: false`` always. ``context_management``, ``service_tier``, ``container``, ``inference_geo``,
@@ -48,7 +48,7 @@ from typing import Any, NamedTuple, cast
 
 from streaming.errors import InvalidRequestError
 from streaming.translate import ids
-from streaming.translate.context import RequestContext, Route
+from streaming.translate.context import RequestContext, TargetModel
 from streaming.translate.messages import MessageConverter
 from streaming.translate.types import (
     FunctionTool,
@@ -63,7 +63,8 @@ logger = logging.getLogger("streaming")
 MIN_OUTPUT_TOKENS = 16
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 THINKING_ON = frozenset({"enabled", "adaptive", "between_tools"})
-# What ``POST /responses/input_tokens`` accepts (openai-python ``InputTokenCountParams``).
+# What ``POST /responses/input_tokens`` accepts of what this translation builds (openai-python
+# ``InputTokenCountParams`` also has conversation, previous_response_id and truncation, never built here).
 COUNT_FIELDS = (
     "model",
     "instructions",
@@ -82,19 +83,19 @@ class TranslatedRequest(NamedTuple):
 
 
 def translate_request(
-    body: object, route: Route, *, signing_key: str, count_only: bool = False
+    body: object, target: TargetModel, *, signing_key: str, count_only: bool = False
 ) -> TranslatedRequest:
     """Validate ``body`` (400 naming the field path on any problem) and map it to a Responses payload."""
     req = check_request(body, count_only=count_only)
     converter = MessageConverter(
-        signing_key=signing_key, keep_reasoning=route.reasoning, upstream_model=route.upstream_model
+        signing_key=signing_key, keep_reasoning=target.reasoning, upstream_model=target.upstream_model
     )
     try:
         items = converter.convert(req.messages)
     except RecursionError:
         # A body nested almost as deep as the JSON parser allows can still overflow the stack here.
         raise InvalidRequestError("Request body is nested too deeply.") from None
-    payload: ResponsesPayload = {"model": route.upstream_model, "input": items}
+    payload: ResponsesPayload = {"model": target.upstream_model, "input": items}
     if instructions := _instructions(req.system):
         payload["instructions"] = instructions
     if req.tools:
@@ -104,9 +105,9 @@ def translate_request(
             if req.tool_choice.get("disable_parallel_tool_use") is True:
                 payload["parallel_tool_calls"] = False
     if req.max_tokens is not None:
-        cap = route.max_output_tokens
+        cap = target.max_output_tokens
         payload["max_output_tokens"] = max(MIN_OUTPUT_TOKENS, min(req.max_tokens, cap or req.max_tokens))
-    if not route.reasoning:
+    if not target.reasoning:
         if req.temperature is not None:
             payload["temperature"] = req.temperature
         if req.top_p is not None:
@@ -114,7 +115,7 @@ def translate_request(
     if isinstance(body, dict) and body.get("top_k") is not None:
         logger.debug("top_k dropped: the Responses API has no equivalent")
     thinking = req.thinking.type in THINKING_ON
-    if route.reasoning and (reasoning := reasoning_param(req.thinking, req.effort, route)):
+    if target.reasoning and (reasoning := reasoning_param(req.thinking, req.effort, target)):
         payload["reasoning"] = reasoning
         if thinking:
             payload["include"] = [ENCRYPTED_REASONING]
@@ -128,7 +129,7 @@ def translate_request(
     payload["store"] = False
     if count_only:
         payload = _count_payload(payload)
-    return TranslatedRequest(payload, _context(req, route, converter, signing_key, thinking=thinking))
+    return TranslatedRequest(payload, _context(req, target, converter, signing_key, thinking=thinking))
 
 
 def _instructions(system: str | list[dict[str, Any]] | None) -> str:
@@ -189,17 +190,17 @@ def supported_effort(effort: str, supported: tuple[str, ...] | None) -> str:
     return ranked[0][1] if ranked else effort
 
 
-def reasoning_param(thinking: Thinking, effort: str | None, route: Route) -> ReasoningParam | None:
+def reasoning_param(thinking: Thinking, effort: str | None, target: TargetModel) -> ReasoningParam | None:
     if thinking.type in THINKING_ON:
         if effort is None:
             budget = thinking.budget_tokens
             effort = budget_effort(budget) if budget is not None else "medium"
-        chosen = supported_effort(effort, route.reasoning_efforts)
+        chosen = supported_effort(effort, target.reasoning_efforts)
         # ``display: "omitted"`` shows no thinking text, so no summary is asked for: nothing generated for
         # nothing, and no dependency on OpenAI's organisation verification for reasoning summaries.
         return {"effort": chosen} if thinking.display == "omitted" else {"effort": chosen, "summary": "auto"}
-    effort = effort or route.default_reasoning_effort
-    return {"effort": supported_effort(effort, route.reasoning_efforts)} if effort else None
+    effort = effort or target.default_reasoning_effort
+    return {"effort": supported_effort(effort, target.reasoning_efforts)} if effort else None
 
 
 def _keyed_hash(secret: str, purpose: str, value: str) -> str:
@@ -221,16 +222,23 @@ def _user_identity(user_id: str) -> str:
 
 
 def _count_payload(payload: ResponsesPayload) -> ResponsesPayload:
-    return cast(ResponsesPayload, {key: value for key, value in payload.items() if key in COUNT_FIELDS})
+    """Only what the counting endpoint accepts; no reasoning summary (it changes no input token, and
+    organisations not verified for summaries are refused it)."""
+    counted = cast(ResponsesPayload, {key: value for key, value in payload.items() if key in COUNT_FIELDS})
+    if "reasoning" in counted:
+        counted["reasoning"] = cast(
+            ReasoningParam, {k: v for k, v in counted["reasoning"].items() if k != "summary"}
+        )
+    return counted
 
 
 def _context(
-    req: CheckedRequest, route: Route, converter: MessageConverter, signing_key: str, *, thinking: bool
+    req: CheckedRequest, target: TargetModel, converter: MessageConverter, signing_key: str, *, thinking: bool
 ) -> RequestContext:
     names = [tool["name"] for tool in req.tools if is_custom_tool(tool)] + converter.tool_use_names
     return RequestContext(
         client_model=req.model,
-        upstream_model=route.upstream_model,
+        upstream_model=target.upstream_model,
         thinking=thinking,
         thinking_display=req.thinking.display,
         stop_sequences=req.stop_sequences,

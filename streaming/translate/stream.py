@@ -119,6 +119,8 @@ class StreamTranslator:
         self._finished: set[int] = set()
         self._tool_use = False
         self._refusal = False
+        self._stop_reason: StopReason | None = None
+        self._usage: Usage | None = None
 
     @property
     def started(self) -> bool:
@@ -144,6 +146,16 @@ class StreamTranslator:
         """The error that ended the stream, if one did."""
         return self._error
 
+    @property
+    def stop_reason(self) -> StopReason | None:
+        """The stop reason sent in ``message_delta`` (None until then)."""
+        return self._stop_reason
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage sent in ``message_delta`` (None until then)."""
+        return self._usage
+
     # -- entry points -------------------------------------------------------------------------
 
     def feed(self, event: Mapping[str, Any]) -> Frames:
@@ -152,8 +164,6 @@ class StreamTranslator:
             return []
         data = event.get("data")
         if not isinstance(data, dict):
-            if isinstance(data, str) and data.strip() == "[DONE]":  # compatible servers' end marker
-                return self.finish()
             return self.fail(BadGatewayError("The upstream sent an event that is not valid JSON."))
         kind = data.get("type")
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
@@ -204,6 +214,14 @@ class StreamTranslator:
         out.append(encode_event("message_start", {"type": "message_start", "message": message}))
         self._started = True
 
+    def _end_message(
+        self, stop_reason: StopReason, stop_sequence: str | None, usage: Usage, out: Frames
+    ) -> None:
+        out.append(_message_delta(stop_reason, stop_sequence, usage))
+        out.append(MESSAGE_STOP)
+        self._stop_reason, self._usage = stop_reason, usage
+        self._done = True
+
     def _end_with_error(self, error: GatewayError, out: Frames) -> None:
         out.append(encode_event("error", envelope(error, self._request_id)))
         self._error = error
@@ -245,9 +263,7 @@ class StreamTranslator:
         stop_reason = stop_reason_for(
             status, incomplete_reason(response), tool_use=self._tool_use, refusal=self._refusal
         )
-        out.append(_message_delta(stop_reason, None, usage_from(response.get("usage"))))
-        out.append(MESSAGE_STOP)
-        self._done = True
+        self._end_message(stop_reason, None, usage_from(response.get("usage")), out)
 
     def _on_failed(self, data: Event, out: Frames) -> None:
         self._upstream_finished = True
@@ -291,9 +307,7 @@ class StreamTranslator:
             self._blocks.text(part, before, out)
         self._blocks.close(part, out)
         usage = usage_from({"output_tokens": (self._blocks.chars + 3) // 4})
-        out.append(_message_delta("stop_sequence", sequence, usage))
-        out.append(MESSAGE_STOP)
-        self._done = True
+        self._end_message("stop_sequence", sequence, usage, out)
 
     def _reconcile_text(self, data: Event, full: object, out: Frames) -> None:
         part = self._texts.get(_text_key(data))

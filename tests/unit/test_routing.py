@@ -6,14 +6,9 @@ import pytest
 from django.test import override_settings
 
 from streaming.conf import DEFAULTS
-from streaming.control.routing import (
-    ModelProfile,
-    parse_model_map,
-    parse_model_profiles,
-    resolve_route,
-    route_for,
-)
-from streaming.translate.context import Route
+from streaming.control.profiles import ModelProfile, parse_model_profiles
+from streaming.control.routing import parse_model_map, resolve_target, route_for
+from streaming.translate.context import TargetModel
 
 
 @pytest.mark.parametrize(
@@ -51,13 +46,13 @@ def test_model_map_junk_is_a_value_error(value: object) -> None:
 def test_default_map_routes_claude_models_and_passes_others_through(
     client_model: str, upstream_model: str
 ) -> None:
-    route = resolve_route(client_model, DEFAULTS["GATEWAY_MODEL_MAP"])
+    route = resolve_target(client_model, DEFAULTS["GATEWAY_MODEL_MAP"])
 
     assert (route.client_model, route.upstream_model) == (client_model, upstream_model)
 
 
 def test_first_matching_glob_wins() -> None:
-    route = resolve_route("claude-haiku-4-5", "claude-*=gpt-5,*haiku*=gpt-5-mini")
+    route = resolve_target("claude-haiku-4-5", "claude-*=gpt-5,*haiku*=gpt-5-mini")
 
     assert route.upstream_model == "gpt-5"
 
@@ -82,15 +77,15 @@ def test_first_matching_glob_wins() -> None:
 def test_builtin_profiles_know_reasoning_models_and_output_caps(
     upstream_model: str, profile: ModelProfile
 ) -> None:
-    route = resolve_route("client", f"client={upstream_model}")
+    route = resolve_target("client", f"client={upstream_model}")
 
     assert ModelProfile(route.reasoning, route.max_output_tokens, route.default_reasoning_effort) == profile
 
 
 def test_profile_override_changes_only_the_keys_it_names() -> None:
-    route = resolve_route("c", "c=gpt-5", {"gpt-5*": {"max_output_tokens": 64_000}})
+    route = resolve_target("c", "c=gpt-5", {"gpt-5*": {"max_output_tokens": 64_000}})
 
-    assert route == Route(
+    assert route == TargetModel(
         "c",
         "gpt-5",
         reasoning=True,
@@ -102,9 +97,9 @@ def test_profile_override_changes_only_the_keys_it_names() -> None:
 def test_profile_override_describes_an_unknown_model() -> None:
     profiles = {"local-*": {"reasoning": True, "default_reasoning_effort": "low"}}
 
-    route = resolve_route("c", "c=local-r1", profiles)
+    route = resolve_target("c", "c=local-r1", profiles)
 
-    assert route == Route(
+    assert route == TargetModel(
         "c", "local-r1", reasoning=True, max_output_tokens=None, default_reasoning_effort="low"
     )
 
@@ -112,7 +107,7 @@ def test_profile_override_describes_an_unknown_model() -> None:
 def test_first_matching_profile_override_wins() -> None:
     profiles = {"gpt-4.1*": {"max_output_tokens": 1000}, "gpt-4*": {"max_output_tokens": 2000}}
 
-    assert resolve_route("c", "c=gpt-4.1", profiles).max_output_tokens == 1000
+    assert resolve_target("c", "c=gpt-4.1", profiles).max_output_tokens == 1000
 
 
 @pytest.mark.parametrize(
@@ -138,11 +133,18 @@ def test_profile_junk_is_a_value_error(value: object) -> None:
 
 def test_route_for_reads_the_settings_at_call_time() -> None:
     with override_settings(
-        GATEWAY_MODEL_MAP="claude-*=o3", GATEWAY_MODEL_PROFILES={"o3": {"default_reasoning_effort": "high"}}
+        GATEWAY_MODEL_MAP="claude-*=o3",
+        GATEWAY_MODEL_PROFILES={"o3": {"default_reasoning_effort": "high"}},
+        OPENAI_BASE_URL="http://upstream.test/v1",
+        OPENAI_API_KEY="sk-from-settings",
     ):
         route = route_for("claude-opus-5-5")
 
-    assert route == Route(
+    assert (route.upstream.base_url, route.upstream.api_key) == (
+        "http://upstream.test/v1",
+        "sk-from-settings",
+    )
+    assert route.target == TargetModel(
         "claude-opus-5-5",
         "o3",
         reasoning=True,
@@ -166,10 +168,10 @@ def test_route_for_reads_the_settings_at_call_time() -> None:
 def test_builtin_profiles_know_which_efforts_a_model_accepts(
     upstream: str, efforts: tuple[str, ...] | None
 ) -> None:
-    assert resolve_route("c", f"c={upstream}").reasoning_efforts == efforts
+    assert resolve_target("c", f"c={upstream}").reasoning_efforts == efforts
 
 
 def test_accepted_efforts_can_be_overridden() -> None:
-    route = resolve_route("c", "c=gpt-5.2", {"gpt-5.2": {"reasoning_efforts": ["none", "low", "xhigh"]}})
+    route = resolve_target("c", "c=gpt-5.2", {"gpt-5.2": {"reasoning_efforts": ["none", "low", "xhigh"]}})
 
     assert route.reasoning_efforts == ("none", "low", "xhigh")

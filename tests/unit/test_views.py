@@ -118,6 +118,67 @@ async def test_incoming_correlation_id_is_honoured(api: AsyncClient) -> None:
     assert route.calls.last.request.headers["x-correlation-id"] == guid
 
 
+# -- the request's outcome -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def outcomes() -> Any:
+    from streaming.outcome import add_sink, remove_sink
+
+    seen: list[Any] = []
+    add_sink(seen.append)
+    yield seen
+    remove_sink(seen.append)
+
+
+async def test_a_json_answer_completes_one_outcome_with_route_usage_and_stop_reason(
+    api: AsyncClient, outcomes: list[Any]
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+        response = await post(api, BODY)
+    message = json.loads(response.content)
+
+    [outcome] = outcomes
+    assert (outcome.endpoint, outcome.status, outcome.stream) == ("messages", 200, False)
+    assert (outcome.client_key_name, outcome.client_model, outcome.upstream_model) == (
+        "unit",
+        "claude-sonnet-4-6",
+        "gpt-5",
+    )
+    assert outcome.upstream == "settings"
+    assert outcome.stop_reason == message["stop_reason"]
+    assert (outcome.input_tokens, outcome.output_tokens) == (
+        message["usage"]["input_tokens"],
+        message["usage"]["output_tokens"],
+    )
+    assert outcome.correlation_id == response["X-Correlation-ID"]
+
+
+async def test_a_failed_request_records_its_error_type_and_cause(
+    api: AsyncClient, outcomes: list[Any]
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx.ConnectError("refused"))
+        await post(api, BODY)
+
+    [outcome] = outcomes
+    assert (outcome.status, outcome.error_type, outcome.cause) == (529, "overloaded_error", "connect")
+
+
+async def test_a_stream_completes_its_outcome_when_it_ends(api: AsyncClient, outcomes: list[Any]) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(
+            content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
+        )
+        response = await post(api, {**BODY, "stream": True})
+        b"".join([chunk async for chunk in response.streaming_content])
+
+    [outcome] = outcomes
+    assert (outcome.stream, outcome.status, outcome.stop_reason) == (True, 200, "end_turn")
+    assert outcome.output_tokens > 0
+
+
 # -- client errors ------------------------------------------------------------------------------------
 
 
