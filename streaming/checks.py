@@ -14,18 +14,8 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from streaming.conf import DEFAULTS
+from streaming.conf import DEFAULTS, NUMERIC_SETTINGS
 
-_POSITIVE_NUMBERS = (
-    "GATEWAY_CONNECT_TIMEOUT",
-    "GATEWAY_READ_TIMEOUT",
-    "GATEWAY_WRITE_TIMEOUT",
-    "GATEWAY_POOL_TIMEOUT",
-    "GATEWAY_MAX_CONNECTIONS",
-    "GATEWAY_MAX_KEEPALIVE_CONNECTIONS",
-    "GATEWAY_MAX_BODY_BYTES",
-    "GATEWAY_PING_INTERVAL",
-)
 _COUNT_MODES = ("auto", "upstream", "local")
 
 
@@ -59,7 +49,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 id="streaming.E002",
             )
         )
-    for name in _POSITIVE_NUMBERS:
+    for name in NUMERIC_SETTINGS:
         value = _setting(name)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             errors.append(

@@ -40,6 +40,13 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+NUMERIC_SETTINGS: dict[str, type[int] | type[float]] = {
+    name: type(default) for name, default in DEFAULTS.items() if type(default) in (int, float)
+}
+"""Every numeric setting and its type: each can also come from the environment (``gateway/settings.py``)
+and must be positive (``streaming.checks``)."""
+
+
 class GatewaySettings:
     """Typed access to the gateway's settings; see ``DEFAULTS`` for every default."""
 
