@@ -104,6 +104,11 @@ if os.environ.get("GATEWAY_MODELS"):
     GATEWAY_MODELS = _env_list("GATEWAY_MODELS")
 if os.environ.get("GATEWAY_COUNT_TOKENS"):
     GATEWAY_COUNT_TOKENS = os.environ["GATEWAY_COUNT_TOKENS"]
+if os.environ.get("GATEWAY_ENCRYPTION_KEYS"):
+    GATEWAY_ENCRYPTION_KEYS = os.environ["GATEWAY_ENCRYPTION_KEYS"]
+for _name in ("GATEWAY_REFUSE_UNROUTED_MODELS", "GATEWAY_RECORD_USAGE"):
+    if os.environ.get(_name):
+        globals()[_name] = _env_bool(_name)
 for _name, _type in NUMERIC_SETTINGS.items():
     if os.environ.get(_name):
         globals()[_name] = _type(os.environ[_name])

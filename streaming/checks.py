@@ -14,7 +14,7 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from streaming.conf import DEFAULTS, NUMERIC_SETTINGS
+from streaming.conf import DEFAULTS, NUMERIC_SETTINGS, REMOVED_SETTINGS
 
 _COUNT_MODES = ("auto", "upstream", "local")
 
@@ -85,11 +85,17 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     if not _setting("OPENAI_API_KEY"):
         errors.append(
             Warning(
-                "OPENAI_API_KEY is not set: every API request will fail until it is.",
-                hint="Export OPENAI_API_KEY before starting the gateway.",
+                "OPENAI_API_KEY is not set: API requests fail unless a default upstream is added in the admin.",
+                hint="Export OPENAI_API_KEY before starting the gateway, or add an upstream in the admin.",
                 id="streaming.W001",
             )
         )
+    for name, replacement in REMOVED_SETTINGS.items():
+        if hasattr(settings, name):
+            errors.append(
+                Error(f"{name} was removed: {replacement}.", hint=f"Remove {name}.", id="streaming.E007")
+            )
+    errors += _check_encryption_keys()
     if (
         not apps.is_installed("django_guid")
         or "django_guid.middleware.guid_middleware" not in settings.MIDDLEWARE
@@ -99,6 +105,50 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 "django-guid is not set up: logs, upstream calls and responses will carry no correlation ID.",
                 hint='Add "django_guid" to INSTALLED_APPS and "django_guid.middleware.guid_middleware" first in MIDDLEWARE.',
                 id="streaming.W002",
+            )
+        )
+    return errors
+
+
+def _check_encryption_keys() -> list[CheckMessage]:
+    from cryptography.fernet import Fernet
+
+    value = _setting("GATEWAY_ENCRYPTION_KEYS")
+    keys = value.split(",") if isinstance(value, str) else value
+    if keys is None:
+        return []
+    if not isinstance(keys, list | tuple) or not all(isinstance(key, str) for key in keys):
+        bad = True
+    else:
+        bad = False
+        for key in (key.strip() for key in keys if key.strip()):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                bad = True
+    if not bad:
+        return []
+    return [
+        Error(
+            "GATEWAY_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64-encoded bytes), comma-separated.",
+            hint='Make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"',
+            id="streaming.E008",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_deployment(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """What production needs beyond a working development setup."""
+    errors: list[CheckMessage] = []
+    if not _setting("GATEWAY_ENCRYPTION_KEYS"):
+        errors.append(
+            Warning(
+                "GATEWAY_ENCRYPTION_KEYS is not set: upstream keys are encrypted with a key derived from "
+                "SECRET_KEY, so changing SECRET_KEY makes them unreadable.",
+                hint="Set GATEWAY_ENCRYPTION_KEYS to a Fernet key of its own, then run "
+                "manage.py rotate_encryption_keys.",
+                id="streaming.W003",
             )
         )
     return errors

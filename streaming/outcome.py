@@ -58,6 +58,7 @@ class Outcome:
     ttfb: float | None = None
     duration: float | None = None
     completed: bool = False
+    _on_complete: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def routed(self, client_model: str, upstream: str, upstream_model: str) -> None:
         self.client_model, self.upstream, self.upstream_model = client_model, upstream, upstream_model
@@ -75,6 +76,10 @@ class Outcome:
         self.cache_read_tokens = _int(get("cache_read_input_tokens", 0))
         self.cache_creation_tokens = _int(get("cache_creation_input_tokens", 0))
 
+    def on_complete(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when this request completes (a concurrency slot to give back)."""
+        self._on_complete.append(callback)
+
     def fail(self, status: int, error_type: str, cause: str) -> None:
         self.status, self.error_type, self.cause = status, error_type, cause
 
@@ -88,6 +93,11 @@ class Outcome:
         self.duration = time.monotonic() - self.started
         if self.ttfb is None and self.status:
             self.ttfb = self.duration
+        for callback in self._on_complete:
+            try:
+                callback()
+            except Exception:
+                logger.exception("releasing a request's resources failed")
         for sink in tuple(_sinks):
             try:
                 sink(self)

@@ -6,17 +6,21 @@ error map and completes the request's outcome (a stream's relay completes its ow
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from streaming import upstream
 from streaming.api.body import read_json_body
 from streaming.api.decorators import api_view
-from streaming.api.model_list import model_info, model_page, served_model
+from streaming.api.model_list import model_info, model_page
 from streaming.api.relay import start_relay
 from streaming.api.responses import json_response, request_id
 from streaming.conf import gateway_settings
-from streaming.control.auth import authenticate
-from streaming.control.routing import Route, route_for
+from streaming.control.auth import authenticate, check_model_allowed
+from streaming.control.limits import admit
+from streaming.control.registry import ClientIdentity, registry
+from streaming.control.routing import Route, route_for, served_models, serves
 from streaming.errors import NotFoundError
 from streaming.outcome import Outcome
 from streaming.translate.request import translate_request
@@ -29,20 +33,29 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _route(model: str, outcome: Outcome) -> Route:
-    route = route_for(model)
+async def _authenticate(request: HttpRequest, outcome: Outcome) -> ClientIdentity:
+    identity = await authenticate(request.headers)
+    outcome.client_key_id, outcome.client_key_name = identity.id, identity.name
+    return identity
+
+
+async def _route(body: dict[str, Any], identity: ClientIdentity, outcome: Outcome) -> Route:
+    model = body["model"]
+    check_model_allowed(identity, model)
+    route = route_for(model, await registry.snapshot())
     outcome.routed(model, route.upstream.name, route.target.upstream_model)
     return route
 
 
 async def _create_message(request: HttpRequest, outcome: Outcome, *, always_stream: bool) -> HttpResponseBase:
-    outcome.client_key_name = await authenticate(request.headers)
+    identity = await _authenticate(request, outcome)
     body = read_json_body(request)
-    route = _route(body["model"], outcome)
+    route = await _route(body, identity, outcome)
+    outcome.stream = always_stream or body.get("stream") is True
+    admit(identity, outcome, stream=outcome.stream)
     translated = translate_request(body, route.target, signing_key=gateway_settings.SIGNING_KEY)
     secrets = route.upstream.secrets
-    if always_stream or body.get("stream") is True:
-        outcome.stream = True
+    if outcome.stream:
         translator = StreamTranslator(translated.context, request_id=request_id(), secrets=secrets)
         stream = await upstream.open_stream(route, translated.payload)
         return await start_relay(stream, translator, outcome, ping_interval=gateway_settings.PING_INTERVAL)
@@ -68,9 +81,10 @@ async def messages_stream(request: HttpRequest, outcome: Outcome) -> HttpRespons
 @api_view("POST")
 async def count_tokens(request: HttpRequest, outcome: Outcome) -> HttpResponse:
     """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}`` for a would-be request."""
-    outcome.client_key_name = await authenticate(request.headers)
+    identity = await _authenticate(request, outcome)
     body = read_json_body(request)
-    route = _route(body["model"], outcome)
+    route = await _route(body, identity, outcome)
+    admit(identity, outcome, stream=False)
     translated = translate_request(
         body, route.target, signing_key=gateway_settings.SIGNING_KEY, count_only=True
     )
@@ -80,15 +94,16 @@ async def count_tokens(request: HttpRequest, outcome: Outcome) -> HttpResponse:
 
 @api_view("GET")
 async def models_list(request: HttpRequest, outcome: Outcome) -> HttpResponse:
-    """``GET /v1/models``: the client-facing model names, in Anthropic's list shape."""
-    outcome.client_key_name = await authenticate(request.headers)
-    return json_response(model_page(gateway_settings.MODELS, request.GET))
+    """``GET /v1/models``: what the routes serve and this key may use, in Anthropic's list shape."""
+    identity = await _authenticate(request, outcome)
+    names = [name for name in served_models(await registry.snapshot()) if identity.allows(name)]
+    return json_response(model_page(names, request.GET))
 
 
 @api_view("GET")
 async def model_detail(request: HttpRequest, outcome: Outcome, model_id: str) -> HttpResponse:
     """``GET /v1/models/{id}``."""
-    outcome.client_key_name = await authenticate(request.headers)
-    if not served_model(model_id):
+    identity = await _authenticate(request, outcome)
+    if not (identity.allows(model_id) and serves(model_id, await registry.snapshot())):
         raise NotFoundError(f"model: {model_id}")
     return json_response(model_info(model_id))

@@ -1,6 +1,6 @@
 """Upstream model profiles: what each upstream model accepts (pure).
 
-Built-in profiles, first matching glob wins (unknown models: not reasoning, no cap):
+Built-in profiles, first matching glob wins (unknown models: reasoning unknown, no cap):
 
 ==================  =========  ==========  ===================================================================
 upstream glob       reasoning  max output  source / status
@@ -50,9 +50,12 @@ _O_SERIES = ("low", "medium", "high")
 
 @dataclass(frozen=True, slots=True)
 class ModelProfile:
-    """What an upstream model accepts: reasoning parameters, and how many output tokens at most."""
+    """What an upstream model accepts: reasoning parameters, and how many output tokens at most.
 
-    reasoning: bool = False
+    ``reasoning`` None means unknown (a model no profile names): the client's explicit thinking is
+    forwarded and what the upstream refuses is learned (``streaming.control.capabilities``)."""
+
+    reasoning: bool | None = None
     max_output_tokens: int | None = None
     default_reasoning_effort: str | None = None
     reasoning_efforts: tuple[str, ...] | None = None

@@ -88,7 +88,9 @@ def translate_request(
     """Validate ``body`` (400 naming the field path on any problem) and map it to a Responses payload."""
     req = check_request(body, count_only=count_only)
     converter = MessageConverter(
-        signing_key=signing_key, keep_reasoning=target.reasoning, upstream_model=target.upstream_model
+        signing_key=signing_key,
+        keep_reasoning=target.reasoning is not False,
+        upstream_model=target.upstream_model,
     )
     try:
         items = converter.convert(req.messages)
@@ -107,7 +109,7 @@ def translate_request(
     if req.max_tokens is not None:
         cap = target.max_output_tokens
         payload["max_output_tokens"] = max(MIN_OUTPUT_TOKENS, min(req.max_tokens, cap or req.max_tokens))
-    if not target.reasoning:
+    if target.reasoning is not True:
         if req.temperature is not None:
             payload["temperature"] = req.temperature
         if req.top_p is not None:
@@ -115,7 +117,13 @@ def translate_request(
     if isinstance(body, dict) and body.get("top_k") is not None:
         logger.debug("top_k dropped: the Responses API has no equivalent")
     thinking = req.thinking.type in THINKING_ON
-    if target.reasoning and (reasoning := reasoning_param(req.thinking, req.effort, target)):
+    # A model with no profile (reasoning None) gets reasoning only when the client asked for it.
+    asked = target.reasoning is True or thinking or req.effort is not None
+    if (
+        target.reasoning is not False
+        and asked
+        and (reasoning := reasoning_param(req.thinking, req.effort, target))
+    ):
         payload["reasoning"] = reasoning
         if thinking:
             payload["include"] = [ENCRYPTED_REASONING]
@@ -127,6 +135,8 @@ def translate_request(
         payload["prompt_cache_key"] = _keyed_hash(signing_key, "prompt-cache", req.user_id)
         payload["safety_identifier"] = _keyed_hash(signing_key, "safety", _user_identity(req.user_id))
     payload["store"] = False
+    for param in target.unsupported:
+        payload = without_parameter(payload, param)
     if count_only:
         payload = _count_payload(payload)
     return TranslatedRequest(payload, _context(req, target, converter, signing_key, thinking=thinking))
@@ -201,6 +211,26 @@ def reasoning_param(thinking: Thinking, effort: str | None, target: TargetModel)
         return {"effort": chosen} if thinking.display == "omitted" else {"effort": chosen, "summary": "auto"}
     effort = effort or target.default_reasoning_effort
     return {"effort": supported_effort(effort, target.reasoning_efforts)} if effort else None
+
+
+def without_parameter(payload: ResponsesPayload, param: str) -> ResponsesPayload:
+    """``payload`` without ``param`` (``temperature``, ``top_p``, ``reasoning``, ``reasoning.effort``,
+    ``reasoning.summary``), for upstream models that refuse it; a reasoning parameter left empty goes, and
+    with it the request for encrypted reasoning. Returns a new payload; ``payload`` is not changed."""
+    copied = cast(ResponsesPayload, dict(payload))
+    field, _, sub = param.partition(".")
+    if field in ("temperature", "top_p"):
+        copied.pop(field, None)  # type: ignore[misc]
+        return copied
+    if field != "reasoning" or "reasoning" not in copied:
+        return copied
+    reasoning = cast(ReasoningParam, {k: v for k, v in copied["reasoning"].items() if sub and k != sub})
+    if reasoning:
+        copied["reasoning"] = reasoning
+    else:
+        del copied["reasoning"]
+        copied.pop("include", None)
+    return copied
 
 
 def _keyed_hash(secret: str, purpose: str, value: str) -> str:

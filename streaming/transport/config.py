@@ -52,8 +52,10 @@ class UpstreamConfig:
     api_key: str | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict)
     timeouts: Timeouts = field(default_factory=Timeouts.from_settings)
-    # Settings-described upstreams must have a key; a database upstream may have none (a local server).
-    key_required: bool = False
+    # ``bearer`` (Authorization: Bearer <key>) or ``api-key`` (Azure OpenAI's ``api-key: <key>``).
+    auth_scheme: str = "bearer"
+    # Why this upstream cannot be called (no key where one is needed, a key that cannot be decrypted).
+    problem: str | None = None
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -64,19 +66,22 @@ class UpstreamConfig:
         return (self.api_key,) if self.api_key else ()
 
     def require_key(self) -> None:
-        """Raise ``UpstreamNotConfigured`` when this upstream needs a key and has none."""
-        if self.key_required and not self.api_key:
-            raise UpstreamNotConfigured(
-                "OPENAI_API_KEY is not set: put the upstream API key in the OPENAI_API_KEY environment "
-                "variable (or the OPENAI_API_KEY Django setting), or add an upstream in the admin."
-            )
+        """Raise ``UpstreamNotConfigured`` when this upstream cannot be called as configured."""
+        if self.problem:
+            raise UpstreamNotConfigured(self.problem)
 
 
 def settings_upstream() -> UpstreamConfig:
     """The upstream the Django settings describe (read now, so ``override_settings`` applies)."""
+    key = gateway_settings.OPENAI_API_KEY
     return UpstreamConfig(
         name=SETTINGS_UPSTREAM_NAME,
         base_url=gateway_settings.OPENAI_BASE_URL,
-        api_key=gateway_settings.OPENAI_API_KEY,
-        key_required=True,
+        api_key=key,
+        problem=None
+        if key
+        else (
+            "OPENAI_API_KEY is not set: put the upstream API key in the OPENAI_API_KEY environment "
+            "variable (or the OPENAI_API_KEY Django setting), or add a default upstream in the admin."
+        ),
     )

@@ -20,7 +20,9 @@ def build_upstream_headers(upstream: UpstreamConfig, *, stream: bool = False) ->
     upstream's own extra headers cannot replace the ones the gateway sets.
     """
     headers = dict(upstream.headers)
-    if upstream.api_key:
+    if upstream.api_key and upstream.auth_scheme == "api-key":
+        headers["api-key"] = upstream.api_key
+    elif upstream.api_key:
         headers["Authorization"] = f"Bearer {upstream.api_key}"
     headers["Content-Type"] = "application/json"
     headers["Accept"] = "text/event-stream" if stream else "application/json"

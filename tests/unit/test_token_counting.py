@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,9 +12,10 @@ from django.test import override_settings
 
 from streaming import upstream
 from streaming.control import capabilities
+from streaming.control.registry import Snapshot
 from streaming.control.routing import route_for
 from streaming.translate.token_estimate import estimate_input_tokens
-from streaming.transport import OpenAIUpstreamError
+from streaming.transport import SETTINGS_UPSTREAM_NAME, OpenAIUpstreamError
 
 BASE = "http://upstream.test/v1"
 PAYLOAD = {
@@ -26,16 +26,12 @@ PAYLOAD = {
 
 
 async def count_input_tokens(payload: dict[str, Any]) -> int:
-    """Count through the one upstream-calling module, routed by the settings (read now)."""
-    return await upstream.count_tokens(route_for("gpt-5"), payload)
-
-
-@pytest.fixture(autouse=True)
-def _forget_counting_endpoints() -> Iterator[None]:
-    """The "no counting endpoint" memory is per process: clear it on both sides so no other test sees it."""
-    capabilities.forget_all()
-    yield
-    capabilities.forget_all()
+    """Count through the one upstream-calling module, routed by the settings (read now) with what the
+    settings' upstream taught so far (as a worker's registry snapshot would hold it)."""
+    snapshot = Snapshot(
+        "test", learned={SETTINGS_UPSTREAM_NAME: capabilities.learned(SETTINGS_UPSTREAM_NAME)}
+    )
+    return await upstream.count_tokens(route_for("gpt-5", snapshot), payload)
 
 
 def test_estimate_grows_with_text_and_counts_images_and_tools() -> None:
