@@ -24,14 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from streaming.translate.types import (
-    InputFilePart,
-    InputImagePart,
-    InputPart,
-    InputTextPart,
-    OutputTextPart,
-)
-from streaming.translate.validate import (
+from streaming.translate.fields import (
     at,
     expect_choice,
     expect_list,
@@ -40,6 +33,13 @@ from streaming.translate.validate import (
     invalid,
     optional_str,
     require,
+)
+from streaming.translate.types import (
+    InputFilePart,
+    InputImagePart,
+    InputPart,
+    InputTextPart,
+    OutputTextPart,
 )
 
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
