@@ -3,8 +3,9 @@
 Messages read like Anthropic's own (pydantic style): ``messages.2.content.0.source.data: Field required``,
 ``max_tokens: Input should be a valid integer``. Every check raises ``InvalidRequestError`` (400); nothing
 else may escape, whatever JSON comes in. Unknown top-level fields are ignored (both APIs add fields often);
-fields the gateway uses are checked for type and range. Content blocks are checked where they are
-converted (``translate.content``), all with the helpers of ``translate.fields``.
+fields the gateway uses are checked for type and range. Tools are checked by kind in ``translate.tools``,
+content blocks where they are converted (``translate.content``), all with the helpers of
+``translate.fields``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from streaming.translate.fields import (
     optional_str,
     require,
 )
+from streaming.translate.tools import check_tools
 
 ROLES = ("user", "assistant", "system")
 THINKING_TYPES = ("enabled", "disabled", "adaptive", "between_tools")
@@ -86,7 +88,7 @@ def check_request(body: object, *, count_only: bool = False) -> CheckedRequest:
     effort = None
     if output_config.get("effort") is not None:
         effort = expect_choice(output_config["effort"], "output_config.effort", EFFORTS)
-    tools = _check_tools(body.get("tools"))
+    tools = check_tools(body.get("tools"))
     return CheckedRequest(
         model=model,
         max_tokens=max_tokens,
@@ -145,37 +147,6 @@ def _check_stop_sequences(value: object) -> tuple[str, ...]:
     sequences = expect_list(value, "stop_sequences")
     # An empty stop sequence would match at once and cut every answer to nothing.
     return tuple(expect_str(s, at("stop_sequences", i), non_empty=True) for i, s in enumerate(sequences))
-
-
-def is_custom_tool(tool: dict[str, Any]) -> bool:
-    """A tool without ``type`` or with ``type: "custom"`` (anything else is a server tool)."""
-    return tool.get("type") in (None, "custom")
-
-
-def _check_tools(value: object) -> list[dict[str, Any]]:
-    if value is None:
-        return []
-    tools = expect_list(value, "tools")
-    seen: set[str] = set()
-    for index, tool in enumerate(tools):
-        path = at("tools", index)
-        expect_object(tool, path)
-        if not is_custom_tool(tool):
-            kind = expect_str(tool["type"], at(path, "type"))
-            raise invalid(
-                at(path, "type"),
-                f"'{kind}' is not supported by this gateway: server tools have no equivalent upstream; "
-                "define a custom tool (name, description, input_schema) instead.",
-            )
-        name = expect_str(require(tool, "name", path), at(path, "name"), non_empty=True)
-        if name in seen:
-            raise invalid(at(path, "name"), f"Tool names must be unique ('{name}' appears twice)")
-        seen.add(name)
-        schema = expect_object(require(tool, "input_schema", path), at(path, "input_schema"))
-        if "type" in schema and schema["type"] != "object":
-            raise invalid(at(path, "input_schema.type"), "Input should be 'object'")
-        optional_str(tool, "description", path)
-    return tools
 
 
 def _check_tool_choice(value: object, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
