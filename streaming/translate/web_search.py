@@ -13,9 +13,9 @@ search tool (``RequestContext.web_search``):
   counterpart: no blocks, not counted.
 - Titles: the upstream's sources carry URLs only. A result takes the title of a ``url_citation`` for the
   same URL (compared without OpenAI's ``utm_source=openai`` marker, the fragment and a trailing slash),
-  else its host name without ``www.`` (else the URL). A non-streaming answer knows every citation of the
-  response; a stream sends the results before the text that cites them, so only citations already
-  streamed can name a result, and the rest show their host.
+  else the URL's host (without ``www.``) and path, which tells two pages of one site apart (else the URL).
+  A non-streaming answer knows every citation of the response; a stream sends the results before the
+  text that cites them, so only citations already streamed can title a result there.
 - ``url_citation`` annotations become ``web_search_result_location`` citations of their text block:
   ``url``, ``title``, ``cited_text`` = the span of the answer the annotation covers (the upstream does not
   return the source's own text) and ``encrypted_index: ""``.
@@ -77,13 +77,14 @@ def url_key(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), query, ""))
 
 
-def host_title(url: str) -> str:
-    """A non-empty title for a URL nobody titled: its host without ``www.``, else the URL itself."""
+def url_title(url: str) -> str:
+    """A non-empty title for a URL nobody titled: ``host/path`` without ``www.`` and query, else the URL."""
     try:
-        host = urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").removeprefix("www.")
     except ValueError:
-        host = ""
-    return host.removeprefix("www.") or url
+        return url
+    return host + parts.path.rstrip("/") if host else url
 
 
 def search_blocks(
@@ -116,7 +117,7 @@ def _results(item: Mapping[str, Any], titles: Mapping[str, str]) -> list[WebSear
         if not isinstance(source, Mapping) or source.get("type", "url") != "url":
             continue
         if url := _str(source.get("url")):
-            title = titles.get(url_key(url)) or host_title(url)
+            title = titles.get(url_key(url)) or url_title(url)
             results.append(
                 {
                     "type": "web_search_result",
@@ -143,7 +144,7 @@ def citation(annotation: object, text: str) -> WebSearchCitation | None:
     return {
         "type": "web_search_result_location",
         "url": url,
-        "title": _str(annotation.get("title")) or host_title(url),
+        "title": _str(annotation.get("title")) or url_title(url),
         "encrypted_index": "",
         "cited_text": cited,
     }
@@ -195,7 +196,7 @@ def history_text(block: Mapping[str, Any], kind: str) -> str | None:
     lines = ["[web_search_tool_result]"]
     for result in content if isinstance(content, list) else ():
         if isinstance(result, Mapping) and (url := _str(result.get("url"))):
-            line = f"- {_str(result.get('title')) or host_title(url)} <{url}>"
+            line = f"- {_str(result.get('title')) or url_title(url)} <{url}>"
             if page_age := _str(result.get("page_age")):
                 line += f" ({page_age})"
             lines.append(line)

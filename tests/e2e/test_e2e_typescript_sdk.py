@@ -148,7 +148,7 @@ def test_a_streamed_web_search_accumulates_into_anthropics_blocks(ts_result: dic
 
     assert message["content"] == [
         USE,
-        result_block("docs.djangoproject.com"),
+        result_block("docs.djangoproject.com/en/5.2/topics/async"),
         {"type": "text", "text": ANSWER, "citations": [CITATION]},
     ]
     assert message["usage"]["server_tool_use"] == {"web_search_requests": 1, "web_fetch_requests": 0}

@@ -81,7 +81,7 @@ def test_a_web_search_answer_has_the_sdks_web_search_blocks(
     message = client.messages.create(model=MODEL, max_tokens=1024, tools=[WEB_SEARCH], messages=QUESTION)
 
     assert_web_search_content(message.content)
-    assert [r.title for r in message.content[1].content] == [DOCS_TITLE, "example.com"]  # type: ignore[union-attr]
+    assert [r.title for r in message.content[1].content] == [DOCS_TITLE, "example.com/blog/django-async"]  # type: ignore[union-attr]
     assert message.usage.server_tool_use is not None
     assert message.usage.server_tool_use.web_search_requests == 1
     assert message.stop_reason == "end_turn"
@@ -99,7 +99,10 @@ def test_a_streamed_web_search_answer_accumulates_into_the_same_blocks(
         message = stream.get_final_message()
 
     assert_web_search_content(message.content)
-    assert [r.title for r in message.content[1].content] == ["docs.djangoproject.com", "example.com"]  # type: ignore[union-attr]
+    assert [r.title for r in message.content[1].content] == [
+        "docs.djangoproject.com/en/5.2/topics/async",
+        "example.com/blog/django-async",
+    ]  # type: ignore[union-attr]
     assert "citation" in {event.type for event in events}
     assert (
         message.usage.server_tool_use is not None and message.usage.server_tool_use.web_search_requests == 1
@@ -148,7 +151,8 @@ def test_the_answer_sent_back_reaches_the_upstream_as_text_the_model_reads(
     assert assistant["role"] == "assistant"
     assert message_text(assistant) == (
         '[web_search] "django async"'
-        f"[web_search_tool_result]\n- {DOCS_TITLE} <{DOCS}>\n- example.com <{BLOG}>" + ANSWER
+        f"[web_search_tool_result]\n- {DOCS_TITLE} <{DOCS}>\n- example.com/blog/django-async <{BLOG}>"
+        + ANSWER
     )
 
 

@@ -109,7 +109,7 @@ def test_a_search_and_its_cited_answer_become_anthropics_web_search_blocks() -> 
         {
             "type": "web_search_tool_result",
             "tool_use_id": "srvtoolu_abc",
-            "content": [result(DOCS, DOCS_TITLE), result(BLOG, "example.com")],
+            "content": [result(DOCS, DOCS_TITLE), result(BLOG, "example.com/blog/django-async")],
         },
         {"type": "text", "text": TEXT, "citations": [DOCS_CITATION]},
     ]
@@ -153,11 +153,12 @@ def test_without_the_tool_declared_searches_and_citations_are_left_out() -> None
     [
         (DOCS, DOCS_TITLE),  # cited with ?utm_source=openai: the same page
         (DOCS.rstrip("/") + "#intro", DOCS_TITLE),  # no trailing slash, a fragment: still the same page
-        ("https://www.example.com/blog/x", "example.com"),  # nobody titled it: the host, without www.
+        ("https://www.example.com/blog/x/?page=2", "example.com/blog/x"),  # untitled: host and path, no www.
+        ("https://example.com/", "example.com"),
         ("urn:isbn:0451450523", "urn:isbn:0451450523"),  # no host: the URL itself
     ],
 )
-def test_a_result_takes_its_title_from_a_citation_else_from_its_host(url: str, title: str) -> None:
+def test_a_result_takes_its_title_from_a_citation_else_from_its_address(url: str, title: str) -> None:
     events = web_search_response_events("q", [url], TEXT, [CITATION], search_id="ws_1")
 
     assert message(events)["content"][1]["content"] == [result(url, title)]
@@ -261,7 +262,10 @@ def test_the_stream_is_anthropics_web_search_stream_event_for_event() -> None:
                 "content_block": {
                     "type": "web_search_tool_result",
                     "tool_use_id": "srvtoolu_abc",
-                    "content": [result(DOCS, "docs.djangoproject.com"), result(BLOG, "example.com")],
+                    "content": [
+                        result(DOCS, "docs.djangoproject.com/en/5.2/topics/async"),
+                        result(BLOG, "example.com/blog/django-async"),
+                    ],
                 },
             },
         ),
@@ -338,12 +342,12 @@ def test_streaming_and_non_streaming_agree_where_no_result_is_titled_by_a_later_
     assert final["usage"]["server_tool_use"]["web_search_requests"] == 2
 
 
-def test_a_stream_titles_a_result_cited_only_later_by_its_host() -> None:
+def test_a_stream_titles_a_result_cited_only_later_by_its_address() -> None:
     """The one documented difference: the stream sends results before the text that titles them."""
     streamed = sdk_final_message(stream(searched())).to_dict(mode="json")
     whole = message(searched())
 
-    assert streamed["content"][1]["content"][0]["title"] == "docs.djangoproject.com"
+    assert streamed["content"][1]["content"][0]["title"] == "docs.djangoproject.com/en/5.2/topics/async"
     assert whole["content"][1]["content"][0]["title"] == DOCS_TITLE
     streamed["content"][1]["content"][0]["title"] = DOCS_TITLE
     streamed.pop("stop_details", None)
