@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from streaming.conf import NUMERIC_SETTINGS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("GATEWAY_DATA_DIR", BASE_DIR / "var"))
 
@@ -102,18 +104,12 @@ if os.environ.get("GATEWAY_MODELS"):
     GATEWAY_MODELS = _env_list("GATEWAY_MODELS")
 if os.environ.get("GATEWAY_COUNT_TOKENS"):
     GATEWAY_COUNT_TOKENS = os.environ["GATEWAY_COUNT_TOKENS"]
-_NUMBERS = {
-    "GATEWAY_CONNECT_TIMEOUT": float,
-    "GATEWAY_READ_TIMEOUT": float,
-    "GATEWAY_WRITE_TIMEOUT": float,
-    "GATEWAY_POOL_TIMEOUT": float,
-    "GATEWAY_PING_INTERVAL": float,
-    "GATEWAY_CLIENT_KEY_CACHE_SECONDS": float,
-    "GATEWAY_MAX_CONNECTIONS": int,
-    "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": int,
-    "GATEWAY_MAX_BODY_BYTES": int,
-}
-for _name, _type in _NUMBERS.items():
+if os.environ.get("GATEWAY_ENCRYPTION_KEYS"):
+    GATEWAY_ENCRYPTION_KEYS = os.environ["GATEWAY_ENCRYPTION_KEYS"]
+for _name in ("GATEWAY_REFUSE_UNROUTED_MODELS", "GATEWAY_RECORD_USAGE"):
+    if os.environ.get(_name):
+        globals()[_name] = _env_bool(_name)
+for _name, _type in NUMERIC_SETTINGS.items():
     if os.environ.get(_name):
         globals()[_name] = _type(os.environ[_name])
 

@@ -7,6 +7,6 @@ urlpatterns = [
 ]
 
 # Errors outside the API views (unknown paths, bad Host headers, crashes) also answer in Anthropic's envelope.
-handler400 = "streaming.api.decorators.bad_request_handler"
-handler404 = "streaming.api.decorators.not_found_handler"
-handler500 = "streaming.api.decorators.server_error_handler"
+handler400 = "streaming.api.error_pages.bad_request_handler"
+handler404 = "streaming.api.error_pages.not_found_handler"
+handler500 = "streaming.api.error_pages.server_error_handler"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,17 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _no_learned_upstream_limits() -> Iterator[None]:
-    """What one test taught the gateway about "the upstream" must not leak into the next."""
-    from streaming.control import capabilities
+def _fresh_control_plane(settings: Any) -> Iterator[None]:
+    """What one test taught the gateway (learned capabilities, verified keys, counters in the cache, its
+    configuration snapshot) must not leak into the next. Usage records are off unless a test turns them on
+    (and then flushes them itself): a background writer outliving its test would write into the next."""
+    from django.core.cache import cache
 
-    capabilities.forget_all()
+    from streaming.control.registry import registry
+
+    settings.GATEWAY_RECORD_USAGE = False
+    cache.clear()
+    registry.reset()
     yield
-    capabilities.forget_all()
+    cache.clear()
+    registry.reset()

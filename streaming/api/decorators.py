@@ -1,110 +1,29 @@
-"""The view edge: one place that turns every failure into Anthropic's error envelope.
+"""``api_view``: what every API view shares, so no request ends in a bare 500, a traceback or a leaked key.
 
-``api_view`` wraps each async API view: it enforces the allowed methods (405), stamps ``request-id``
-(and ``X-Correlation-ID`` when no django-guid middleware did) on every response, maps upstream failures
-to client errors, and answers ``api_error`` for anything unexpected after logging it — so no request
-ends in a bare 500 page, a traceback or a leaked key.
+It enforces ``ALLOWED_HOSTS`` and the allowed methods (405), turns any exception into Anthropic's
+envelope through the one error map (``streaming.error_map.client_error``), and stamps ``request-id``
+(and ``X-Correlation-ID`` when no django-guid middleware did) on every response. It creates the
+request's ``Outcome``, passes it to the view as ``outcome``, and completes it, except for an event stream,
+whose relay completes it when the stream ends.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import logging
-import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 from django_guid import get_guid
 
-from streaming.error_map import error_for_status, error_for_transport
-from streaming.errors import (
-    BadGatewayError,
-    GatewayError,
-    InvalidRequestError,
-    MethodNotAllowedError,
-    NotFoundError,
-    envelope,
-)
-from streaming.transport import (
-    OpenAIUpstreamError,
-    UnencodablePayload,
-    UpstreamConnectError,
-    UpstreamNotConfigured,
-    UpstreamStreamError,
-    UpstreamTimeoutError,
-)
-
-logger = logging.getLogger("streaming")
+from streaming.api.relay import EventStreamResponse
+from streaming.api.responses import error_response, stamp
+from streaming.error_map import client_error, failure_cause
+from streaming.errors import GatewayError, InvalidRequestError, MethodNotAllowedError
+from streaming.outcome import Outcome
 
 AsyncView = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
-R = TypeVar("R", bound=HttpResponseBase)
-
-
-def request_id() -> str:
-    """Anthropic-style request id, derived from the correlation id so logs and clients agree."""
-    guid = get_guid()
-    return "req_" + (guid.replace("-", "") if guid else uuid.uuid4().hex)
-
-
-# Anthropic's own status, unknown to http.HTTPStatus (Django would say "Unknown Status Code").
-_REASONS = {529: "Overloaded"}
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    """Compact UTF-8 JSON, as Anthropic's API answers (ASCII escapes if the upstream sent lone surrogates)."""
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    try:
-        encoded = body.encode()
-    except UnicodeEncodeError:
-        encoded = json.dumps(data, separators=(",", ":")).encode()
-    return HttpResponse(
-        encoded, status=status, reason=_REASONS.get(status), headers=headers, content_type="application/json"
-    )
-
-
-def error_response(error: GatewayError) -> HttpResponse:
-    headers = dict(error.headers)
-    return json_response(envelope(error, request_id()), status=error.status, headers=headers)
-
-
-def to_gateway_error(exc: BaseException) -> GatewayError:
-    """Map any exception raised below a view to the error the client sees."""
-    if isinstance(exc, GatewayError):
-        return exc
-    if isinstance(exc, UpstreamConnectError):
-        return error_for_transport("connect")
-    if isinstance(exc, UpstreamTimeoutError):
-        return error_for_transport("timeout")
-    if isinstance(exc, UpstreamStreamError):
-        return error_for_transport("stream")
-    if isinstance(exc, OpenAIUpstreamError):
-        logger.warning("upstream answered HTTP %s: %s", exc.status_code, exc.payload)
-        error = exc.payload.get("error") if isinstance(exc.payload, dict) else None
-        return error_for_status(
-            exc.status_code or 502, error if isinstance(error, dict) else None, exc.headers
-        )
-    if isinstance(exc, UnencodablePayload):
-        return InvalidRequestError(f"The request cannot be forwarded upstream: {exc}")
-    if isinstance(exc, UpstreamNotConfigured):
-        logger.error("gateway misconfigured: %s", exc)
-        return BadGatewayError(
-            "The gateway has no upstream API key configured (OPENAI_API_KEY).",
-            headers={"x-should-retry": "false"},
-        )
-    logger.exception("unexpected error while handling the request")
-    return GatewayError("Internal server error.")
-
-
-def stamp(response: R) -> R:
-    """Every API response carries a request id and the correlation id."""
-    response["request-id"] = request_id()
-    guid = get_guid()
-    if guid and not response.has_header("X-Correlation-ID"):
-        response["X-Correlation-ID"] = guid
-    return response
 
 
 def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
@@ -112,35 +31,31 @@ def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
     allowed = frozenset(methods)
 
     def decorator(view: AsyncView) -> AsyncView:
+        endpoint = view.__name__
+
         @functools.wraps(view)
         async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            outcome = Outcome(endpoint, correlation_id=get_guid())
             try:
-                request.get_host()  # ALLOWED_HOSTS: no CommonMiddleware on the API path checks it for us
-            except DisallowedHost:
-                return stamp(error_response(InvalidRequestError("Invalid Host header.")))
-            if request.method not in allowed:
-                error = MethodNotAllowedError(f"Method {request.method} is not allowed for this endpoint.")
-                error.headers["Allow"] = ", ".join(sorted(allowed))
-                return stamp(error_response(error))
-            try:
-                response = await view(request, *args, **kwargs)
+                try:
+                    request.get_host()  # ALLOWED_HOSTS: no CommonMiddleware on the API path checks it
+                except DisallowedHost:
+                    raise InvalidRequestError("Invalid Host header.") from None
+                if request.method not in allowed:
+                    raise MethodNotAllowedError(
+                        f"Method {request.method} is not allowed for this endpoint.",
+                        headers={"Allow": ", ".join(sorted(allowed))},
+                    )
+                response = await view(request, outcome, *args, **kwargs)
             except Exception as exc:
-                response = error_response(to_gateway_error(exc))
+                error: GatewayError = client_error(exc)
+                outcome.fail(error.status, error.error_type, failure_cause(exc))
+                response = error_response(error)
+            if not isinstance(response, EventStreamResponse):
+                outcome.complete(response.status_code)
             return stamp(response)
 
         wrapper.csrf_exempt = True  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
-
-
-def bad_request_handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return stamp(error_response(InvalidRequestError("Bad request.")))
-
-
-def not_found_handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return stamp(error_response(NotFoundError(f"Not found: {request.path}")))
-
-
-def server_error_handler(request: HttpRequest) -> HttpResponse:
-    return stamp(error_response(GatewayError()))

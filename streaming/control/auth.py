@@ -1,24 +1,21 @@
-"""Client authentication: parse the key from the headers, then look up its hash.
+"""Client authentication: parse the key from the headers, then look up its hash in the registry.
 
 Keys come as ``x-api-key: <key>`` (what the SDKs send with ``api_key``) or ``Authorization: Bearer <key>``
 (``auth_token`` / ``ANTHROPIC_AUTH_TOKEN``); ``x-api-key`` wins when both are present. Verified keys are
-trusted in-process for ``CLIENT_KEY_CACHE_SECONDS`` so the hot path rarely touches the database (a
-revoked key stops working within that time).
+remembered by the registry until the configuration changes, so the hot path rarely touches the
+database; an expired key is refused on the very next request.
 """
 
 from __future__ import annotations
 
-import hmac
-import time
 from collections.abc import Mapping
 
 from streaming.conf import gateway_settings
 from streaming.control.client_keys import hash_client_key
-from streaming.errors import AuthenticationError
+from streaming.control.registry import ClientIdentity, registry
+from streaming.errors import AuthenticationError, PermissionDeniedError
 
 _MAX_KEY_LENGTH = 256
-# key hash -> (monotonic expiry, key name)
-_verified: dict[str, tuple[float, str]] = {}
 
 
 def extract_client_key(headers: Mapping[str, str]) -> str:
@@ -37,28 +34,16 @@ def extract_client_key(headers: Mapping[str, str]) -> str:
     return key
 
 
-async def authenticate(headers: Mapping[str, str]) -> str:
-    """The name of the client key the request carries; raises AuthenticationError otherwise."""
+async def authenticate(headers: Mapping[str, str]) -> ClientIdentity:
+    """The client key the request carries; raises AuthenticationError otherwise."""
     key_hash = hash_client_key(extract_client_key(headers), gateway_settings.SIGNING_KEY)
-    now = time.monotonic()
-    cached = _verified.get(key_hash)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    from streaming.models import ClientKey
-
-    # Looked up by its unique, indexed hash; the final comparison is constant-time all the same.
-    row = (
-        await ClientKey.objects.filter(key_hash=key_hash, is_active=True)
-        .values_list("key_hash", "name")
-        .afirst()
-    )
-    if row is None or not hmac.compare_digest(row[0], key_hash):
-        _verified.pop(key_hash, None)
+    identity = await registry.identity(key_hash)
+    if identity is None or identity.expired():
         raise AuthenticationError("invalid x-api-key")
-    _verified[key_hash] = (now + gateway_settings.CLIENT_KEY_CACHE_SECONDS, row[1])
-    return row[1]
+    return identity
 
 
-def forget_verified_keys() -> None:
-    """Drop the in-process cache (tests; key revocation in this process)."""
-    _verified.clear()
+def check_model_allowed(identity: ClientIdentity, model: str) -> None:
+    """403 ``permission_error`` when the key's ``allowed_models`` do not include ``model``."""
+    if not identity.allows(model):
+        raise PermissionDeniedError(f"This API key may not use the model {model!r}.")

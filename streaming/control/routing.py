@@ -1,88 +1,47 @@
-"""Client model name -> upstream model, and what that upstream model accepts (pure except ``route_for``).
+"""Client model name -> route: the upstream to call, the upstream model, and what that model accepts.
 
-``GATEWAY_MODEL_MAP`` is ``"glob=model,glob=model"`` (or a list of ``(glob, model)`` pairs): fnmatch-style,
-case-sensitive globs over the client's model name, first match wins, no match -> the name passes through
-unchanged. The default (``*haiku*=gpt-5-mini,claude-*=gpt-5``, in ``streaming.conf``) sends Claude Code's
-main model to ``gpt-5`` and its small/fast model to ``gpt-5-mini``.
+Pure over a registry snapshot and the settings. In order:
 
-Built-in upstream model profiles, first matching glob wins (unknown models: not reasoning, no cap):
+1. The database's enabled routes (``ModelRoute``), lowest ``priority`` first: the first whose glob
+   ``pattern`` matches the client's model name wins; it names its upstream (blank: the default one) and
+   the upstream model (blank: the client's name). A route to a disabled upstream is skipped.
+2. ``GATEWAY_MODEL_MAP`` (``"glob=model,glob=model"`` or a list of ``(glob, model)`` pairs;
+   fnmatch-style, case-sensitive, first match wins) on the default upstream. The default
+   (``*haiku*=gpt-5-mini,claude-*=gpt-5``, in ``streaming.conf``) sends Claude Code's main model to
+   ``gpt-5`` and its small/fast model to ``gpt-5-mini``.
+3. Anything else goes to the default upstream unchanged, unless ``GATEWAY_REFUSE_UNROUTED_MODELS`` is on
+   (404 ``not_found_error``), so a key holder cannot pick any model the upstream sells.
 
-==================  =========  ==========  ===================================================================
-upstream glob       reasoning  max output  source / status
-==================  =========  ==========  ===================================================================
-``gpt-5-chat*``     no         16,384      gpt-5-chat-latest is the non-reasoning ChatGPT model (puter.com
-                                           model card); cap unverified
-``gpt-5*-pro*``     yes        272,000     gpt-5-pro model card (koog docs mirror of OpenAI's page)
-``gpt-5.[0-9]*``    yes        128,000     gpt-5.2 / gpt-5.4 cards (Vercel AI Gateway, Box); newer gpt-5.x
-                                           assumed alike (unverified)
-``gpt-5*``          yes        128,000     gpt-5 cards (Vercel AI Gateway, Box)
-``codex-mini*``     yes        100,000     unverified
-``o1-mini*``        yes        65,536      unverified
-``o1-preview*``     yes        32,768      unverified
-``o1*``             yes        100,000     unverified
-``o3*``             yes        100,000     o3 card (Roo-Code's model table citing OpenAI's docs)
-``o4-mini*``        yes        100,000     o4-mini cards (Vercel AI Gateway, Helicone)
-``gpt-4.1*``        no         32,768      gpt-4.1 card (Vercel AI Gateway), litellm's table (mini too)
-``gpt-4o*``         no         16,384      gpt-4o cards (UiPath limits table); gpt-4o-mini assumed alike
-``chatgpt-4o*``     no         16,384      unverified
-==================  =========  ==========  ===================================================================
-
-Accepted reasoning efforts (others move to the nearest accepted level, see ``translate.request``):
-``gpt-5*`` (the first gpt-5 family) minimal/low/medium/high; ``gpt-5*-pro*`` high; the o-series and
-codex-mini low/medium/high; newer ``gpt-5.x`` unknown (passed through, their sets differ by release). All
-unverified against a live API: override with ``reasoning_efforts`` in ``GATEWAY_MODEL_PROFILES``.
-
-"Reasoning" decides two things in ``translate.request``: ``reasoning``/``include`` are sent (non-reasoning
-models reject them) and ``temperature``/``top_p`` are dropped (reasoning models reject non-default values).
-``GATEWAY_MODEL_PROFILES`` (``{glob: {"reasoning": bool, "max_output_tokens": int | None,
-"default_reasoning_effort": str | None, "reasoning_efforts": [str, ...] | None}}``) is tried first, in order; a matching entry overrides only the
-keys it names, on top of the built-in profile of that model.
+The default upstream is the database's enabled ``is_default`` upstream, else the one the settings'
+``OPENAI_API_KEY``/``OPENAI_BASE_URL`` describe. The target model's profile is the built-in one
+(``profiles``), overridden by ``GATEWAY_MODEL_PROFILES``, then by the route's explicit reasoning, output
+cap and default effort; what the upstream taught (``capabilities``) is left out of the payload, except
+where the route's explicit reasoning setting says otherwise (the route wins over learning).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
 from streaming.conf import gateway_settings
-from streaming.translate.context import Route
-from streaming.translate.request import EFFORT_SCALE
-
-REASONING_EFFORTS = EFFORT_SCALE
-PROFILE_KEYS = frozenset({"reasoning", "max_output_tokens", "default_reasoning_effort", "reasoning_efforts"})
-_O_SERIES = ("low", "medium", "high")
+from streaming.control import capabilities
+from streaming.control.profiles import parse_model_profiles, profile_for
+from streaming.control.registry import RouteRule, Snapshot
+from streaming.errors import NotFoundError
+from streaming.translate.context import TargetModel
+from streaming.transport import UpstreamConfig, settings_upstream
 
 
 @dataclass(frozen=True, slots=True)
-class ModelProfile:
-    """What an upstream model accepts: reasoning parameters, and how many output tokens at most."""
+class Route:
+    """Where one request goes: the upstream (URL, key, headers, timeouts) and the target model there."""
 
-    reasoning: bool = False
-    max_output_tokens: int | None = None
-    default_reasoning_effort: str | None = None
-    reasoning_efforts: tuple[str, ...] | None = None
-
-
-BUILTIN_PROFILES: tuple[tuple[str, ModelProfile], ...] = (
-    ("gpt-5-chat*", ModelProfile(reasoning=False, max_output_tokens=16_384)),
-    ("gpt-5*-pro*", ModelProfile(reasoning=True, max_output_tokens=272_000, reasoning_efforts=("high",))),
-    ("gpt-5.[0-9]*", ModelProfile(reasoning=True, max_output_tokens=128_000)),
-    (
-        "gpt-5*",
-        ModelProfile(reasoning=True, max_output_tokens=128_000, reasoning_efforts=("minimal", *_O_SERIES)),
-    ),
-    ("codex-mini*", ModelProfile(reasoning=True, max_output_tokens=100_000, reasoning_efforts=_O_SERIES)),
-    ("o1-mini*", ModelProfile(reasoning=True, max_output_tokens=65_536, reasoning_efforts=_O_SERIES)),
-    ("o1-preview*", ModelProfile(reasoning=True, max_output_tokens=32_768, reasoning_efforts=_O_SERIES)),
-    ("o1*", ModelProfile(reasoning=True, max_output_tokens=100_000, reasoning_efforts=_O_SERIES)),
-    ("o3*", ModelProfile(reasoning=True, max_output_tokens=100_000, reasoning_efforts=_O_SERIES)),
-    ("o4-mini*", ModelProfile(reasoning=True, max_output_tokens=100_000, reasoning_efforts=_O_SERIES)),
-    ("gpt-4.1*", ModelProfile(reasoning=False, max_output_tokens=32_768)),
-    ("gpt-4o*", ModelProfile(reasoning=False, max_output_tokens=16_384)),
-    ("chatgpt-4o*", ModelProfile(reasoning=False, max_output_tokens=16_384)),
-)
+    upstream: UpstreamConfig
+    target: TargetModel
+    rule_id: int | None = None  # the database route that matched, if one did
 
 
 def parse_model_map(value: object) -> list[tuple[str, str]]:
@@ -112,77 +71,92 @@ def parse_model_map(value: object) -> list[tuple[str, str]]:
     raise ValueError(f"GATEWAY_MODEL_MAP must be a string or a list of pairs, not {type(value).__name__}")
 
 
-def parse_model_profiles(value: object) -> list[tuple[str, dict[str, Any]]]:
-    """``GATEWAY_MODEL_PROFILES`` checked key by key; ValueError naming the first problem."""
-    if value is None:
-        return []
-    if not isinstance(value, Mapping):
-        raise ValueError(f"GATEWAY_MODEL_PROFILES must be a dict, not {type(value).__name__}")
-    profiles = []
-    for glob, fields in value.items():
-        name = f"GATEWAY_MODEL_PROFILES[{glob!r}]"
-        if not isinstance(glob, str) or not glob:
-            raise ValueError(f"{name}: keys must be non-empty model globs")
-        if not isinstance(fields, Mapping):
-            raise ValueError(f"{name} must be a dict")
-        if unknown := set(fields) - PROFILE_KEYS:
-            raise ValueError(
-                f"{name}: unknown keys {sorted(map(str, unknown))}; allowed: {sorted(PROFILE_KEYS)}"
-            )
-        if "reasoning" in fields and not isinstance(fields["reasoning"], bool):
-            raise ValueError(f"{name}['reasoning'] must be true or false")
-        cap = fields.get("max_output_tokens")
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-            raise ValueError(f"{name}['max_output_tokens'] must be a positive integer or None")
-        effort = fields.get("default_reasoning_effort")
-        if effort is not None and effort not in REASONING_EFFORTS:
-            raise ValueError(f"{name}['default_reasoning_effort'] must be one of {REASONING_EFFORTS} or None")
-        efforts = fields.get("reasoning_efforts")
-        if efforts is not None and (
-            isinstance(efforts, str)
-            or not isinstance(efforts, Sequence)
-            or not efforts
-            or not set(efforts) <= set(REASONING_EFFORTS)
-        ):
-            raise ValueError(
-                f"{name}['reasoning_efforts'] must be a non-empty list drawn from {REASONING_EFFORTS}"
-            )
-        fields = dict(fields)
-        if efforts is not None:
-            fields["reasoning_efforts"] = tuple(efforts)
-        profiles.append((glob, fields))
-    return profiles
-
-
-def profile_for(upstream_model: str, overrides: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> ModelProfile:
-    """The built-in profile of ``upstream_model``, with the first matching override applied."""
-    base = next((p for glob, p in BUILTIN_PROFILES if fnmatchcase(upstream_model, glob)), ModelProfile())
-    for glob, fields in overrides:
-        if fnmatchcase(upstream_model, glob):
-            return replace(base, **fields)
-    return base
-
-
-def resolve_route(
+def resolve_target(
     client_model: str,
     model_map: str | list[tuple[str, str]],
     profiles: Mapping[str, Any] | None = None,
-) -> Route:
-    """Where ``client_model`` goes: first matching glob, else the name unchanged; plus that model's profile."""
-    upstream = next(
+) -> TargetModel:
+    """Where ``client_model`` goes by the model map: first matching glob, else the name unchanged."""
+    upstream_model = next(
         (model for glob, model in parse_model_map(model_map) if fnmatchcase(client_model, glob)), client_model
     )
-    profile = profile_for(upstream, parse_model_profiles(profiles))
-    return Route(
+    return target_model(client_model, upstream_model, profiles)
+
+
+def target_model(
+    client_model: str,
+    upstream_model: str,
+    profiles: Mapping[str, Any] | None = None,
+    rule: RouteRule | None = None,
+    learned: Mapping[str, frozenset[str]] | None = None,
+) -> TargetModel:
+    """The upstream model's profile: built-in, then the settings' overrides, then the route's, then learning."""
+    profile = profile_for(upstream_model, parse_model_profiles(profiles))
+    reasoning = profile.reasoning
+    unsupported = capabilities.unsupported(learned or {}, upstream_model)
+    if rule is not None and rule.reasoning != "auto":
+        reasoning = rule.reasoning == "on"
+        # Facts about the whole upstream (its organisation, its endpoints) still apply.
+        unsupported &= capabilities.UPSTREAM_WIDE_PARAMS
+    return TargetModel(
         client_model=client_model,
-        upstream_model=upstream,
-        reasoning=profile.reasoning,
-        max_output_tokens=profile.max_output_tokens,
-        default_reasoning_effort=profile.default_reasoning_effort,
+        upstream_model=upstream_model,
+        reasoning=reasoning,
+        max_output_tokens=(rule and rule.max_output_tokens) or profile.max_output_tokens,
+        default_reasoning_effort=(rule and rule.default_effort) or profile.default_reasoning_effort,
         reasoning_efforts=profile.reasoning_efforts,
+        unsupported=unsupported,
     )
 
 
-def route_for(client_model: str) -> Route:
-    """``resolve_route`` with the gateway's settings (read at call time, so override_settings works)."""
-    return resolve_route(client_model, gateway_settings.MODEL_MAP, gateway_settings.MODEL_PROFILES)
+def default_upstream(snapshot: Snapshot) -> UpstreamConfig:
+    return snapshot.default_upstream or settings_upstream()
+
+
+def route_for(client_model: str, snapshot: Snapshot) -> Route:
+    """The route for ``client_model`` (settings read at call time, so override_settings works)."""
+    profiles = gateway_settings.MODEL_PROFILES
+    for rule in snapshot.routes:
+        if rule.matches(client_model):
+            upstream = (
+                snapshot.upstreams[rule.upstream_id]
+                if rule.upstream_id is not None
+                else default_upstream(snapshot)
+            )
+            upstream_model = rule.upstream_model or client_model
+            learned = snapshot.learned.get(upstream.name)
+            target = target_model(client_model, upstream_model, profiles, rule, learned)
+            return Route(upstream, target, rule.id)
+    upstream = default_upstream(snapshot)
+    learned = snapshot.learned.get(upstream.name)
+    for glob, upstream_model in parse_model_map(gateway_settings.MODEL_MAP):
+        if fnmatchcase(client_model, glob):
+            return Route(upstream, target_model(client_model, upstream_model, profiles, None, learned))
+    if gateway_settings.REFUSE_UNROUTED_MODELS:
+        raise NotFoundError(f"model: {client_model}")
+    return Route(upstream, target_model(client_model, client_model, profiles, None, learned))
+
+
+def routed(client_model: str, snapshot: Snapshot) -> bool:
+    """Whether a route or the model map names ``client_model`` (not merely passing it through)."""
+    return any(rule.matches(client_model) for rule in snapshot.routes) or any(
+        fnmatchcase(client_model, glob) for glob, _ in parse_model_map(gateway_settings.MODEL_MAP)
+    )
+
+
+def _literal(pattern: str) -> bool:
+    return not any(char in pattern for char in "*?[")
+
+
+def served_models(snapshot: Snapshot) -> list[str]:
+    """What ``GET /v1/models`` lists: every route whose pattern is a plain name, then ``GATEWAY_MODELS``
+    (those a route or the model map serves, or all of them when unrouted names pass through)."""
+    names = [rule.pattern for rule in snapshot.routes if _literal(rule.pattern)]
+    refuse = gateway_settings.REFUSE_UNROUTED_MODELS
+    names += [name for name in gateway_settings.MODELS if not refuse or routed(name, snapshot)]
+    return list(dict.fromkeys(names))
+
+
+def serves(client_model: str, snapshot: Snapshot) -> bool:
+    """Whether ``GET /v1/models/{id}`` knows ``client_model``: listed, or named by a route or the map."""
+    return client_model in gateway_settings.MODELS or routed(client_model, snapshot)

@@ -4,10 +4,10 @@ The payload is built only from fields this mapping knows; nothing unknown is eve
 
 Field by field (documented choices):
 
-- ``model`` -> ``route.upstream_model`` (``streaming.control.routing``); the context keeps the client's name.
+- ``model`` -> ``target.upstream_model`` (``streaming.control.routing``); the context keeps the client's name.
 - ``system`` (string or text blocks joined with a blank line) -> ``instructions``; ``messages`` -> ``input``
   (``translate.content``).
-- ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``route.max_output_tokens`` (the
+- ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``target.max_output_tokens`` (the
   upstream model's output cap) and raised to 16, the Responses API's minimum (it answers 400
   ``integer_below_min_value`` below that).
 - ``temperature`` / ``top_p`` forwarded, but dropped for reasoning models (they reject non-default values).
@@ -28,7 +28,7 @@ Field by field (documented choices):
   wins over both and also applies without thinking. With thinking on: ``summary: "auto"`` (unless
   ``display: "omitted"``) and ``include: ["reasoning.encrypted_content"]`` (``store: false`` needs it to
   carry reasoning across turns inside thinking signatures; without thinking no blocks carry it, so it is
-  not fetched). Thinking off and no effort -> ``route.default_reasoning_effort`` or no ``reasoning``.
+  not fetched). Thinking off and no effort -> ``target.default_reasoning_effort`` or no ``reasoning``.
 - ``output_config.format`` (json_schema) -> ``text.format`` (non-strict: OpenAI's strict mode rejects
   schemas Anthropic accepts).
 - ``store: false`` always. ``context_management``, ``service_tier``, ``container``, ``inference_geo``,
@@ -48,7 +48,7 @@ from typing import Any, NamedTuple, cast
 
 from streaming.errors import InvalidRequestError
 from streaming.translate import ids
-from streaming.translate.context import RequestContext, Route
+from streaming.translate.context import RequestContext, TargetModel
 from streaming.translate.messages import MessageConverter
 from streaming.translate.tools import (
     client_tool_names,
@@ -66,7 +66,8 @@ MIN_OUTPUT_TOKENS = 16
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 WEB_SEARCH_SOURCES = "web_search_call.action.sources"
 THINKING_ON = frozenset({"enabled", "adaptive", "between_tools"})
-# What ``POST /responses/input_tokens`` accepts (openai-python ``InputTokenCountParams``).
+# What ``POST /responses/input_tokens`` accepts of what this translation builds (openai-python
+# ``InputTokenCountParams`` also has conversation, previous_response_id and truncation, never built here).
 COUNT_FIELDS = (
     "model",
     "instructions",
@@ -85,19 +86,21 @@ class TranslatedRequest(NamedTuple):
 
 
 def translate_request(
-    body: object, route: Route, *, signing_key: str, count_only: bool = False
+    body: object, target: TargetModel, *, signing_key: str, count_only: bool = False
 ) -> TranslatedRequest:
     """Validate ``body`` (400 naming the field path on any problem) and map it to a Responses payload."""
     req = check_request(body, count_only=count_only)
     converter = MessageConverter(
-        signing_key=signing_key, keep_reasoning=route.reasoning, upstream_model=route.upstream_model
+        signing_key=signing_key,
+        keep_reasoning=target.reasoning is not False,
+        upstream_model=target.upstream_model,
     )
     try:
         items = converter.convert(req.messages)
     except RecursionError:
         # A body nested almost as deep as the JSON parser allows can still overflow the stack here.
         raise InvalidRequestError("Request body is nested too deeply.") from None
-    payload: ResponsesPayload = {"model": route.upstream_model, "input": items}
+    payload: ResponsesPayload = {"model": target.upstream_model, "input": items}
     if instructions := _instructions(req.system):
         payload["instructions"] = instructions
     if req.tools:
@@ -109,9 +112,9 @@ def translate_request(
         if (cap := max_tool_calls(req.tools)) is not None:
             payload["max_tool_calls"] = cap
     if req.max_tokens is not None:
-        cap = route.max_output_tokens
+        cap = target.max_output_tokens
         payload["max_output_tokens"] = max(MIN_OUTPUT_TOKENS, min(req.max_tokens, cap or req.max_tokens))
-    if not route.reasoning:
+    if target.reasoning is not True:
         if req.temperature is not None:
             payload["temperature"] = req.temperature
         if req.top_p is not None:
@@ -120,7 +123,13 @@ def translate_request(
         logger.debug("top_k dropped: the Responses API has no equivalent")
     thinking = req.thinking.type in THINKING_ON
     include: list[str] = []
-    if route.reasoning and (reasoning := reasoning_param(req.thinking, req.effort, route)):
+    # A model with no profile (reasoning None) gets reasoning only when the client asked for it.
+    asked = target.reasoning is True or thinking or req.effort is not None
+    if (
+        target.reasoning is not False
+        and asked
+        and (reasoning := reasoning_param(req.thinking, req.effort, target))
+    ):
         payload["reasoning"] = reasoning
         if thinking:
             include.append(ENCRYPTED_REASONING)
@@ -137,9 +146,11 @@ def translate_request(
         payload["prompt_cache_key"] = _keyed_hash(signing_key, "prompt-cache", req.user_id)
         payload["safety_identifier"] = _keyed_hash(signing_key, "safety", _user_identity(req.user_id))
     payload["store"] = False
+    for param in target.unsupported:
+        payload = without_parameter(payload, param)
     if count_only:
         payload = _count_payload(payload)
-    context = _context(req, route, converter, signing_key, thinking=thinking, web_search=web_search)
+    context = _context(req, target, converter, signing_key, thinking=thinking, web_search=web_search)
     return TranslatedRequest(payload, context)
 
 
@@ -177,17 +188,42 @@ def supported_effort(effort: str, supported: tuple[str, ...] | None) -> str:
     return ranked[0][1] if ranked else effort
 
 
-def reasoning_param(thinking: Thinking, effort: str | None, route: Route) -> ReasoningParam | None:
+def reasoning_param(thinking: Thinking, effort: str | None, target: TargetModel) -> ReasoningParam | None:
     if thinking.type in THINKING_ON:
         if effort is None:
             budget = thinking.budget_tokens
             effort = budget_effort(budget) if budget is not None else "medium"
-        chosen = supported_effort(effort, route.reasoning_efforts)
+        chosen = supported_effort(effort, target.reasoning_efforts)
         # ``display: "omitted"`` shows no thinking text, so no summary is asked for: nothing generated for
         # nothing, and no dependency on OpenAI's organisation verification for reasoning summaries.
         return {"effort": chosen} if thinking.display == "omitted" else {"effort": chosen, "summary": "auto"}
-    effort = effort or route.default_reasoning_effort
-    return {"effort": supported_effort(effort, route.reasoning_efforts)} if effort else None
+    effort = effort or target.default_reasoning_effort
+    return {"effort": supported_effort(effort, target.reasoning_efforts)} if effort else None
+
+
+def without_parameter(payload: ResponsesPayload, param: str) -> ResponsesPayload:
+    """``payload`` without ``param`` (``temperature``, ``top_p``, ``reasoning``, ``reasoning.effort``,
+    ``reasoning.summary``), for upstream models that refuse it; a reasoning parameter left empty goes, and
+    with it the request for encrypted reasoning (other ``include`` entries, web search sources, stay).
+    Returns a new payload; ``payload`` is not changed."""
+    copied = cast(ResponsesPayload, dict(payload))
+    field, _, sub = param.partition(".")
+    if field in ("temperature", "top_p"):
+        copied.pop(field, None)  # type: ignore[misc]
+        return copied
+    if field != "reasoning" or "reasoning" not in copied:
+        return copied
+    reasoning = cast(ReasoningParam, {k: v for k, v in copied["reasoning"].items() if sub and k != sub})
+    if reasoning:
+        copied["reasoning"] = reasoning
+    else:
+        del copied["reasoning"]
+        include = [entry for entry in copied.get("include", ()) if entry != ENCRYPTED_REASONING]
+        if include:
+            copied["include"] = include
+        else:
+            copied.pop("include", None)
+    return copied
 
 
 def _keyed_hash(secret: str, purpose: str, value: str) -> str:
@@ -209,12 +245,19 @@ def _user_identity(user_id: str) -> str:
 
 
 def _count_payload(payload: ResponsesPayload) -> ResponsesPayload:
-    return cast(ResponsesPayload, {key: value for key, value in payload.items() if key in COUNT_FIELDS})
+    """Only what the counting endpoint accepts; no reasoning summary (it changes no input token, and
+    organisations not verified for summaries are refused it)."""
+    counted = cast(ResponsesPayload, {key: value for key, value in payload.items() if key in COUNT_FIELDS})
+    if "reasoning" in counted:
+        counted["reasoning"] = cast(
+            ReasoningParam, {k: v for k, v in counted["reasoning"].items() if k != "summary"}
+        )
+    return counted
 
 
 def _context(
     req: CheckedRequest,
-    route: Route,
+    target: TargetModel,
     converter: MessageConverter,
     signing_key: str,
     *,
@@ -224,7 +267,7 @@ def _context(
     names = client_tool_names(req.tools) + converter.tool_use_names
     return RequestContext(
         client_model=req.model,
-        upstream_model=route.upstream_model,
+        upstream_model=target.upstream_model,
         thinking=thinking,
         thinking_display=req.thinking.display,
         stop_sequences=req.stop_sequences,

@@ -123,6 +123,8 @@ class StreamTranslator:
         self._tool_use = False
         self._refusal = False
         self._search = WebSearchStream(self._blocks) if context.web_search else None
+        self._stop_reason: StopReason | None = None
+        self._usage: Usage | None = None
 
     @property
     def started(self) -> bool:
@@ -148,6 +150,16 @@ class StreamTranslator:
         """The error that ended the stream, if one did."""
         return self._error
 
+    @property
+    def stop_reason(self) -> StopReason | None:
+        """The stop reason sent in ``message_delta`` (None until then)."""
+        return self._stop_reason
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage sent in ``message_delta`` (None until then)."""
+        return self._usage
+
     # -- entry points -------------------------------------------------------------------------
 
     def feed(self, event: Mapping[str, Any]) -> Frames:
@@ -156,8 +168,6 @@ class StreamTranslator:
             return []
         data = event.get("data")
         if not isinstance(data, dict):
-            if isinstance(data, str) and data.strip() == "[DONE]":  # compatible servers' end marker
-                return self.finish()
             return self.fail(BadGatewayError("The upstream sent an event that is not valid JSON."))
         kind = data.get("type")
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
@@ -208,6 +218,14 @@ class StreamTranslator:
         out.append(encode_event("message_start", {"type": "message_start", "message": message}))
         self._started = True
 
+    def _end_message(
+        self, stop_reason: StopReason, stop_sequence: str | None, usage: Usage, out: Frames
+    ) -> None:
+        out.append(_message_delta(stop_reason, stop_sequence, usage))
+        out.append(MESSAGE_STOP)
+        self._stop_reason, self._usage = stop_reason, usage
+        self._done = True
+
     def _end_with_error(self, error: GatewayError, out: Frames) -> None:
         out.append(encode_event("error", envelope(error, self._request_id)))
         self._error = error
@@ -250,9 +268,7 @@ class StreamTranslator:
             status, incomplete_reason(response), tool_use=self._tool_use, refusal=self._refusal
         )
         usage = message_usage(response.get("usage"), self._context, self._searched_count())
-        out.append(_message_delta(stop_reason, None, usage))
-        out.append(MESSAGE_STOP)
-        self._done = True
+        self._end_message(stop_reason, None, usage, out)
 
     def _on_failed(self, data: Event, out: Frames) -> None:
         self._upstream_finished = True
@@ -297,9 +313,7 @@ class StreamTranslator:
         self._blocks.close(part, out)
         estimate = {"output_tokens": (self._blocks.chars + 3) // 4}
         usage = message_usage(estimate, self._context, self._searched_count())
-        out.append(_message_delta("stop_sequence", sequence, usage))
-        out.append(MESSAGE_STOP)
-        self._done = True
+        self._end_message("stop_sequence", sequence, usage, out)
 
     def _reconcile_text(self, data: Event, full: object, out: Frames) -> None:
         part = self._texts.get(_text_key(data))

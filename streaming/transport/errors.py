@@ -142,6 +142,7 @@ class UpstreamConnectError(OpenAIUpstreamError):
 class UpstreamTimeoutError(OpenAIUpstreamError):
     error_type = "upstream_timeout"
     default_message = "upstream timed out"
+    phase = "request"  # connect, read, write, pool (waiting for a pooled connection) or request
 
 
 class UpstreamStreamError(OpenAIUpstreamError):

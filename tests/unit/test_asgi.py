@@ -19,7 +19,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test import override_settings
 
 from gateway.asgi import application
-from streaming.control.auth import forget_verified_keys
+from streaming.control.registry import registry
 from streaming.transport import get_client
 from tests.fakes.upstream import FakeUpstream, slow_stream
 
@@ -108,7 +108,7 @@ async def stream_then_disconnect(upstream: FakeUpstream, client_key: str) -> flo
 async def test_client_disconnect_mid_stream_closes_the_upstream_at_once(
     upstream: FakeUpstream, client_key: str
 ) -> None:
-    forget_verified_keys()
+    registry.reset()
     with override_settings(OPENAI_BASE_URL=upstream.url, OPENAI_API_KEY="sk-test-asgi"):
         assert await stream_then_disconnect(upstream, client_key) < 2.0
 
@@ -117,7 +117,7 @@ async def test_client_disconnect_mid_stream_closes_the_upstream_at_once(
 async def test_many_disconnects_leave_no_task_or_connection_behind(
     upstream: FakeUpstream, client_key: str
 ) -> None:
-    forget_verified_keys()
+    registry.reset()
     with override_settings(OPENAI_BASE_URL=upstream.url, OPENAI_API_KEY="sk-test-asgi"):
         await stream_then_disconnect(upstream, client_key)  # warm up: client pool, key cache
         tasks_before = len(asyncio.all_tasks())

@@ -355,12 +355,6 @@ def test_malformed_event_data_is_an_api_error(raw: str) -> None:
     assert produced[-1][1]["error"]["type"] == "api_error"
 
 
-def test_done_marker_before_a_terminal_event_is_an_unexpected_end() -> None:
-    produced = run([created(), {"event": "message", "data": "[DONE]"}], eof=False)
-
-    assert produced[-1][1]["error"]["message"] == "upstream stream ended unexpectedly"
-
-
 def test_fail_sends_the_given_error_and_ends_the_stream() -> None:
     translator = StreamTranslator(ctx())
     translator.feed(created())

@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
-from streaming.translate.context import Route
+from streaming.translate.context import TargetModel
 from streaming.translate.request import translate_request
 from streaming.translate.signature import mint_signature
 
-REASONING = Route("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
-PLAIN = Route("claude-x", "gpt-4.1", reasoning=False, max_output_tokens=32_768)
+REASONING = TargetModel("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
+PLAIN = TargetModel("claude-x", "gpt-4.1", reasoning=False, max_output_tokens=32_768)
 KEY = "signing-key"
 SIGNATURE = mint_signature("rs_abc", "gAAAA-encrypted", KEY)
 
 
-def items(*messages: dict[str, Any], route: Route = REASONING) -> list[dict[str, Any]]:
+def items(*messages: dict[str, Any], route: TargetModel = REASONING) -> list[dict[str, Any]]:
     body = {"model": "claude-x", "max_tokens": 1024, "messages": list(messages)}
     return [dict(item) for item in translate_request(body, route, signing_key=KEY).payload["input"]]
 

@@ -10,10 +10,10 @@ import pytest
 
 from streaming.errors import InvalidRequestError
 from streaming.translate.anthropic_tools import DEFINED_TOOLS
-from streaming.translate.context import Route
+from streaming.translate.context import TargetModel
 from streaming.translate.request import translate_request
 
-REASONING = Route("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
+REASONING = TargetModel("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
 KEY = "signing-key"
 WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search"}
 WEATHER = {"name": "get_weather", "input_schema": {"type": "object"}}
@@ -139,6 +139,19 @@ def test_a_custom_tool_named_web_search_stays_a_function() -> None:
 
     assert sent["tool_choice"] == {"type": "function", "name": "web_search"}
     assert "include" not in sent
+
+
+@pytest.mark.parametrize("refused", [{"reasoning"}, {"reasoning.effort", "reasoning.summary"}])
+def test_a_model_that_refuses_reasoning_still_gets_the_web_search_sources(refused: set[str]) -> None:
+    """Dropping reasoning (learned from the upstream's 400s) drops only the encrypted-reasoning include."""
+    target = TargetModel("claude-x", "o-model", reasoning=True, unsupported=frozenset(refused))
+
+    translated = translate_request(
+        body(tools=[web_search()], thinking={"type": "adaptive"}), target, signing_key=KEY
+    )
+
+    assert "reasoning" not in translated.payload
+    assert translated.payload["include"] == [SOURCES]
 
 
 def test_count_tokens_keeps_the_tool_but_not_include_or_the_cap() -> None:

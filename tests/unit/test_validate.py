@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from streaming.errors import InvalidRequestError
-from streaming.translate.context import Route
+from streaming.translate.context import TargetModel
 from streaming.translate.request import translate_request
 from streaming.translate.signature import mint_signature
 
-ROUTE = Route("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
+ROUTE = TargetModel("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
 MISSING = object()
 TOOL = {"name": "a", "input_schema": {"type": "object"}}
 HELLO = {"role": "user", "content": "hi"}
