@@ -25,6 +25,7 @@ from streaming.translate.stream import StreamTranslator
 from tests.fakes.events import (
     final_response,
     message_item_events,
+    reasoning_item_events,
     response_events,
     url_citation,
     usage_object,
@@ -438,3 +439,27 @@ def test_without_the_tool_declared_the_stream_is_the_plain_text_stream() -> None
     )
 
     assert stream(searched(), ctx(web_search=False)) == stream(plain, ctx(web_search=False))
+
+
+def test_reasoning_between_searches_streams_as_thinking_blocks_in_output_order() -> None:
+    events = response_events(
+        reasoning_item_events(["I should search."], item_id="rs_1"),
+        web_search_call_item_events("django async", [DOCS], item_id="ws_1", output_index=1),
+        reasoning_item_events(["Found the docs."], item_id="rs_2", output_index=2),
+        message_item_events(TEXT, output_index=3, annotations=[CITATION]),
+        response_id="resp_3",
+    )
+    context = ctx(thinking=True, signing_key="k")
+
+    final = sdk_final_message(stream(events, context)).to_dict(mode="json")
+
+    assert [block["type"] for block in final["content"]] == [
+        "thinking",
+        "server_tool_use",
+        "web_search_tool_result",
+        "thinking",
+        "text",
+    ]
+    assert [block["type"] for block in message(events, context)["content"]] == [
+        block["type"] for block in final["content"]
+    ]
