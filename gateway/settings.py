@@ -63,16 +63,50 @@ DEBUG = _env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", *_env_list("DJANGO_ALLOWED_HOSTS")]
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
     "django_guid",
     "streaming",
 ]
 
-# Kept short on purpose: every middleware here runs on the API path. django-guid's is a native
-# sync-and-async function (no thread hop under ASGI); stock MiddlewareMixin classes would hop threads.
+# For the admin (and runserver). Under uvicorn the API paths do not run these: gateway/asgi.py serves
+# them with streaming's APIHandler, whose chain is GATEWAY_API_MIDDLEWARE (django-guid's alone).
 MIDDLEWARE = [
     "django_guid.middleware.guid_middleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+STATIC_URL = "/static/"
+# Admin CSS and JS are served by WhiteNoise straight from the apps' static folders; set STATIC_ROOT to
+# run collectstatic (for a front proxy that serves them itself, docs/deploy.md).
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True
 
 ROOT_URLCONF = "gateway.urls"
 ASGI_APPLICATION = "gateway.asgi.application"

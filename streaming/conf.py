@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_MAX_CONNECTIONS": 200,
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
     # Client-facing API.
+    "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
     "GATEWAY_PING_INTERVAL": 15.0,
     "GATEWAY_MODEL_MAP": "*haiku*=gpt-5-mini,claude-*=gpt-5",
@@ -109,6 +110,11 @@ class GatewaySettings:
     def MAX_BODY_BYTES(self) -> int:
         """Largest accepted request body; larger ones get 413 ``request_too_large`` (Anthropic allows 32 MB)."""
         return int(self._get("GATEWAY_MAX_BODY_BYTES"))
+
+    @property
+    def API_MIDDLEWARE(self) -> list[str]:
+        """The middleware ``streaming.api.asgi_handler.APIHandler`` runs for API paths (native async only)."""
+        return list(self._get("GATEWAY_API_MIDDLEWARE"))
 
     @property
     def PING_INTERVAL(self) -> float:
