@@ -86,12 +86,22 @@ def postgres_server() -> Iterator[str]:
     try:
         subprocess.run(
             _as_postgres_user(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
             ),
             check=True,
             capture_output=True,
         )
-        process = subprocess.Popen(  # noqa: S603 (our own fixed argv)
+        process = subprocess.Popen(
             _as_postgres_user(
                 [
                     str(bin_dir / "postgres"),
@@ -148,7 +158,7 @@ def redis_server() -> Iterator[str]:
         raise RuntimeError("Redis is not installed (Debian: apt-get install redis-server)")
     root = Path(tempfile.mkdtemp(prefix="gateway-redis-"))
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603 (our own fixed argv)
+    process = subprocess.Popen(
         [
             str(binary),
             "--port",

@@ -27,7 +27,7 @@ def banner(text: str) -> None:
 
 
 def run(command: list[str], env: dict[str, str]) -> int:
-    return subprocess.call(command, env=env)  # noqa: S603 (the test command bin/test gives)
+    return subprocess.call(command, env=env)
 
 
 def on_sqlite(command: list[str]) -> int:
@@ -50,7 +50,9 @@ def main(command: list[str]) -> int:
     mode = os.environ.get("GATEWAY_TEST_DATABASES", "real")
     if mode == "sqlite":
         return on_sqlite(command)
-    missing = [name for name, found in (("postgresql", postgres_bin()), ("redis-server", redis_bin())) if not found]
+    missing = [
+        name for name, found in (("postgresql", postgres_bin()), ("redis-server", redis_bin())) if not found
+    ]
     if missing:
         message = (
             f"PostgreSQL and Redis are needed for the full run, but {', '.join(missing)} is not installed "
