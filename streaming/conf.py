@@ -42,8 +42,12 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_CONFIG_REFRESH_SECONDS": 2.0,
     "GATEWAY_CONFIG_MAX_AGE_SECONDS": 60.0,
     "GATEWAY_REFUSE_UNROUTED_MODELS": False,
+    "GATEWAY_AUTH_FAILURES_PER_MINUTE": 60,
     "GATEWAY_RECORD_USAGE": True,
     "GATEWAY_USAGE_FLUSH_SECONDS": 1.0,
+    # Observability.
+    "GATEWAY_METRICS_TOKEN": None,
+    "GATEWAY_LOG_FORMAT": "plain",
 }
 
 REMOVED_SETTINGS = {
@@ -166,6 +170,12 @@ class GatewaySettings:
         return float(self._get("GATEWAY_CONFIG_MAX_AGE_SECONDS"))
 
     @property
+    def AUTH_FAILURES_PER_MINUTE(self) -> int:
+        """Failed authentications a client address may make per clock minute before it gets 429 without any
+        key lookup (a flood of wrong keys costs the gateway nothing more)."""
+        return int(self._get("GATEWAY_AUTH_FAILURES_PER_MINUTE"))
+
+    @property
     def REFUSE_UNROUTED_MODELS(self) -> bool:
         """Refuse (404) model names no route matches, instead of passing them to the default upstream, so a
         key holder cannot pick any model the upstream sells."""
@@ -175,6 +185,16 @@ class GatewaySettings:
     def RECORD_USAGE(self) -> bool:
         """Write a usage record per request (in the background, off the request path)."""
         return bool(self._get("GATEWAY_RECORD_USAGE"))
+
+    @property
+    def METRICS_TOKEN(self) -> str | None:
+        """``GET /metrics`` answers (to ``Authorization: Bearer <token>``) only when this is set (secret)."""
+        return self._get("GATEWAY_METRICS_TOKEN") or None
+
+    @property
+    def LOG_FORMAT(self) -> str:
+        """``plain`` (readable lines) or ``json`` (one object per line); read by ``gateway/settings.py``."""
+        return str(self._get("GATEWAY_LOG_FORMAT"))
 
     @property
     def USAGE_FLUSH_SECONDS(self) -> float:

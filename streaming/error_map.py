@@ -199,5 +199,5 @@ def failure_cause(exc: BaseException) -> str:
     if isinstance(exc, UnencodablePayload):
         return "invalid_request_error"
     if isinstance(exc, GatewayError):
-        return exc.error_type
+        return exc.cause or exc.error_type
     return "internal"
