@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork of httpx, same API (requirements.txt says why)
 
 from streaming.conf import gateway_settings
 

@@ -242,7 +242,8 @@ def test_pure_modules_import_no_io(module: str) -> None:
     io_imports = {
         name
         for name in imported_modules(source)
-        if name.split(".")[0] in {"httpx", "asgiref"} or name.startswith(("django.http", "django.db"))
+        if name.split(".")[0] in {"httpx", "httpx2", "asgiref"}
+        or name.startswith(("django.http", "django.db"))
     }
 
     assert io_imports == set()

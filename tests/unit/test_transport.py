@@ -9,6 +9,7 @@ from contextlib import aclosing
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import respx
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +28,7 @@ from streaming.transport import (
     require_openai_api_key,
     stream_openai_events,
 )
+from tests.respx_httpx2 import USING
 
 KEY = "sk-test-0123456789abcdefghijKLMN"
 BASE = "https://upstream.test/v1"
@@ -41,7 +43,7 @@ def upstream_settings(settings: Any) -> None:
 
 @pytest.fixture
 def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+    with respx.mock(base_url=BASE, assert_all_called=False, using=USING) as mock:
         yield mock
 
 
@@ -213,7 +215,7 @@ async def test_create_posts_the_payload_and_returns_the_parsed_json(router: resp
 
 @pytest.mark.anyio
 async def test_base_url_and_key_can_be_given_per_call() -> None:
-    with respx.mock(base_url="https://other.test/openai/v1") as mock:
+    with respx.mock(base_url="https://other.test/openai/v1", using=USING) as mock:
         route = mock.post("/responses").mock(return_value=httpx.Response(200, json={}))
 
         await create_openai_response(PAYLOAD, base_url="https://other.test/openai/v1/", api_key="sk-other")
@@ -335,13 +337,13 @@ async def test_error_keeps_only_retry_hints_and_the_request_id(router: respx.Moc
 @pytest.mark.parametrize(
     ("raised", "expected"),
     [
-        (httpx.ConnectError("[Errno 111] Connection refused"), UpstreamConnectError),
-        (httpx.ConnectTimeout("timed out"), UpstreamTimeoutError),
-        (httpx.ReadTimeout("timed out"), UpstreamTimeoutError),
-        (httpx.WriteTimeout("timed out"), UpstreamTimeoutError),
-        (httpx.PoolTimeout("timed out"), UpstreamTimeoutError),
-        (httpx.RemoteProtocolError("Server disconnected without sending a response."), UpstreamStreamError),
-        (httpx.ReadError("reset"), UpstreamStreamError),
+        (httpx2.ConnectError("[Errno 111] Connection refused"), UpstreamConnectError),
+        (httpx2.ConnectTimeout("timed out"), UpstreamTimeoutError),
+        (httpx2.ReadTimeout("timed out"), UpstreamTimeoutError),
+        (httpx2.WriteTimeout("timed out"), UpstreamTimeoutError),
+        (httpx2.PoolTimeout("timed out"), UpstreamTimeoutError),
+        (httpx2.RemoteProtocolError("Server disconnected without sending a response."), UpstreamStreamError),
+        (httpx2.ReadError("reset"), UpstreamStreamError),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else value.__name__,
 )
@@ -434,7 +436,7 @@ async def test_stream_error_status_raises_before_any_event(router: respx.MockRou
 async def test_stream_connection_dropped_mid_body_raises_after_the_events_so_far(
     router: respx.MockRouter,
 ) -> None:
-    body = ChunkStream([frame(EVENTS[0]), httpx.RemoteProtocolError("peer closed connection")])
+    body = ChunkStream([frame(EVENTS[0]), httpx2.RemoteProtocolError("peer closed connection")])
     router.post("/responses").mock(return_value=sse_response(body))
     received: list[list[dict[str, Any]]] = []
 
@@ -449,7 +451,7 @@ async def test_stream_connection_dropped_mid_body_raises_after_the_events_so_far
 @pytest.mark.anyio
 async def test_stream_read_timeout_mid_body_raises_timeout_error(router: respx.MockRouter) -> None:
     router.post("/responses").mock(
-        return_value=sse_response(ChunkStream([frame(EVENTS[0]), httpx.ReadTimeout("timed out")]))
+        return_value=sse_response(ChunkStream([frame(EVENTS[0]), httpx2.ReadTimeout("timed out")]))
     )
 
     with pytest.raises(UpstreamTimeoutError):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import respx
 from asgiref.sync import sync_to_async
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streaming.auth import forget_verified_keys
+from tests.respx_httpx2 import USING
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = "http://upstream.test/v1"
@@ -97,8 +99,8 @@ def fixture_json(name: str) -> Any:
 
 
 async def test_text_message_matches_the_fixture_and_carries_ids(api: AsyncClient) -> None:
-    with respx.mock:
-        route = respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+    with respx.mock(using=USING) as mock:
+        route = mock.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
         response = await post(api, BODY, "/v1/messages?beta=true")
     assert response.status_code == 200, response.content
     assert json.loads(response.content) == fixture_json("text_simple.message.json")
@@ -111,8 +113,8 @@ async def test_text_message_matches_the_fixture_and_carries_ids(api: AsyncClient
 
 async def test_incoming_correlation_id_is_honoured(api: AsyncClient) -> None:
     guid = "0f3b2c1d4e5f60718293a4b5c6d7e8f9"
-    with respx.mock:
-        route = respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+    with respx.mock(using=USING) as mock:
+        route = mock.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
         response = await post(api, BODY, headers={"X-Correlation-ID": guid})
     assert response["X-Correlation-ID"] == guid
     assert route.calls.last.request.headers["x-correlation-id"] == guid
@@ -210,8 +212,8 @@ UPSTREAM_ERRORS = [
 async def test_upstream_http_errors_map_to_anthropic_errors_before_any_stream(
     api: AsyncClient, status: int, payload: Any, expected_status: int, expected_type: str, stream: bool
 ) -> None:
-    with respx.mock:
-        respx.post(f"{BASE}/responses").respond(status, json=payload, headers={"retry-after": "7"})
+    with respx.mock(using=USING) as mock:
+        mock.post(f"{BASE}/responses").respond(status, json=payload, headers={"retry-after": "7"})
         response = await post(api, {**BODY, "stream": stream})
     assert_envelope(response, expected_status, expected_type)
     if status == 429:
@@ -221,15 +223,15 @@ async def test_upstream_http_errors_map_to_anthropic_errors_before_any_stream(
 @pytest.mark.parametrize(
     ("exception", "expected_status", "expected_type"),
     [
-        (httpx.ConnectError("refused"), 529, "overloaded_error"),
-        (httpx.ReadTimeout("slow"), 504, "timeout_error"),
+        (httpx2.ConnectError("refused"), 529, "overloaded_error"),
+        (httpx2.ReadTimeout("slow"), 504, "timeout_error"),
     ],
 )
 async def test_unreachable_or_slow_upstream(
     api: AsyncClient, exception: Exception, expected_status: int, expected_type: str
 ) -> None:
-    with respx.mock:
-        respx.post(f"{BASE}/responses").mock(side_effect=exception)
+    with respx.mock(using=USING) as mock:
+        mock.post(f"{BASE}/responses").mock(side_effect=exception)
         response = await post(api, BODY)
     assert_envelope(response, expected_status, expected_type)
 
@@ -238,8 +240,8 @@ async def test_unreachable_or_slow_upstream(
 
 
 async def test_stream_is_an_async_event_stream_ending_in_message_stop(api: AsyncClient) -> None:
-    with respx.mock:
-        respx.post(f"{BASE}/responses").respond(
+    with respx.mock(using=USING) as mock:
+        mock.post(f"{BASE}/responses").respond(
             content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
         )
         response = await post(api, {**BODY, "stream": True})
@@ -254,8 +256,8 @@ async def test_stream_is_an_async_event_stream_ending_in_message_stop(api: Async
 
 
 async def test_stream_alias_always_streams(api: AsyncClient) -> None:
-    with respx.mock:
-        respx.post(f"{BASE}/responses").respond(
+    with respx.mock(using=USING) as mock:
+        mock.post(f"{BASE}/responses").respond(
             content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
         )
         response = await post(api, BODY, "/v1/messages/stream")
@@ -268,8 +270,8 @@ async def test_stream_alias_always_streams(api: AsyncClient) -> None:
 
 
 async def test_count_tokens_needs_no_max_tokens(api: AsyncClient) -> None:
-    with respx.mock:
-        respx.post(f"{BASE}/responses/input_tokens").respond(
+    with respx.mock(using=USING) as mock:
+        mock.post(f"{BASE}/responses/input_tokens").respond(
             json={"object": "response.input_tokens", "input_tokens": 9}
         )
         response = await post(
@@ -330,7 +332,7 @@ def answer_like_openai(request: httpx.Request) -> httpx.Response:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=json_values | message_like)
 async def test_random_json_always_gets_an_envelope_or_a_message(api: AsyncClient, body: Any) -> None:
-    with respx.mock(assert_all_called=False) as mock:
+    with respx.mock(assert_all_called=False, using=USING) as mock:
         mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
         response = await post(api, json.dumps(body))  # always JSON text, even when the value is a string
     if response.status_code != 200:
@@ -366,7 +368,7 @@ async def test_an_upstream_refusing_reasoning_summaries_is_asked_again_without_a
         "stream": stream,
         "thinking": {"type": "enabled", "budget_tokens": 1024},
     }
-    with respx.mock() as mock:
+    with respx.mock(using=USING) as mock:
         route = mock.post(f"{BASE}/responses").mock(side_effect=refuse_summaries)
         first = await post(api, thinking)
         if stream:
@@ -381,7 +383,7 @@ async def test_an_upstream_refusing_reasoning_summaries_is_asked_again_without_a
 
 async def test_other_upstream_400s_are_not_retried(api: AsyncClient) -> None:
     thinking = {**BODY, "max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}}
-    with respx.mock() as mock:
+    with respx.mock(using=USING) as mock:
         route = mock.post(f"{BASE}/responses").respond(
             400, json={"error": {"message": "bad", "param": "input"}}
         )
@@ -417,7 +419,7 @@ async def test_unforwardable_bodies_are_400_not_500(
 ) -> None:
     if stream:
         raw = raw.replace('"max_tokens"', '"stream": true, "max_tokens"', 1)
-    with respx.mock(assert_all_called=False) as mock:
+    with respx.mock(assert_all_called=False, using=USING) as mock:
         route = mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
         response = await post(api, raw)
     assert message in assert_envelope(response, 400, "invalid_request_error")["error"]["message"]
@@ -425,7 +427,7 @@ async def test_unforwardable_bodies_are_400_not_500(
 
 
 async def test_a_schema_nested_too_deeply_to_forward_is_400(api: AsyncClient) -> None:
-    with respx.mock(assert_all_called=False) as mock:
+    with respx.mock(assert_all_called=False, using=USING) as mock:
         mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
         response = await post(api, nested_schema_body(930))
     assert_envelope(response, 400, "invalid_request_error")
@@ -433,7 +435,7 @@ async def test_a_schema_nested_too_deeply_to_forward_is_400(api: AsyncClient) ->
 
 async def test_upstream_text_with_a_lone_surrogate_still_gets_a_json_answer(api: AsyncClient) -> None:
     answer = json.dumps(fixture_json("text_simple.response.json")).replace("Hello", "\\ud83d")
-    with respx.mock() as mock:
+    with respx.mock(using=USING) as mock:
         mock.post(f"{BASE}/responses").respond(
             200, content=answer.encode(), headers={"content-type": "application/json"}
         )
@@ -457,7 +459,7 @@ async def test_upstream_json_nested_too_deeply_is_a_gateway_error_not_a_crash(
     api: AsyncClient, status: int
 ) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
-    with respx.mock() as mock:
+    with respx.mock(using=USING) as mock:
         mock.post(f"{BASE}/responses").respond(
             status, content=deep, headers={"content-type": "application/json"}
         )
