@@ -20,13 +20,14 @@ _POSITIVE_NUMBERS = (
     "GATEWAY_CONNECT_TIMEOUT",
     "GATEWAY_READ_TIMEOUT",
     "GATEWAY_WRITE_TIMEOUT",
-    "GATEWAY_POOL_TIMEOUT",
     "GATEWAY_MAX_CONNECTIONS",
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS",
     "GATEWAY_MAX_BODY_BYTES",
     "GATEWAY_PING_INTERVAL",
 )
 _COUNT_MODES = ("auto", "upstream", "local")
+MAX_POOL_TIMEOUT = 2.0
+"""Longest a request may queue for an upstream connection (issue 9): past it, 529 beats waiting."""
 
 
 def _setting(name: str) -> Any:
@@ -68,6 +69,22 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                     id="streaming.E003",
                 )
             )
+    pool_timeout = _setting("GATEWAY_POOL_TIMEOUT")
+    if (
+        isinstance(pool_timeout, bool)
+        or not isinstance(pool_timeout, int | float)
+        or not 0 <= pool_timeout <= MAX_POOL_TIMEOUT
+    ):
+        errors.append(
+            Error(
+                f"GATEWAY_POOL_TIMEOUT must be a number of seconds from 0 to {MAX_POOL_TIMEOUT:g}.",
+                hint=(
+                    "It bounds how long a request queues for a free upstream connection before the client "
+                    f"gets 529 overloaded_error (0: answer at once). Default: {DEFAULTS['GATEWAY_POOL_TIMEOUT']!r}."
+                ),
+                id="streaming.E007",
+            )
+        )
     models = _setting("GATEWAY_MODELS")
     if not isinstance(models, list | tuple) or not all(isinstance(m, str) and m for m in models):
         errors.append(

@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_CONNECT_TIMEOUT": 10.0,
     "GATEWAY_READ_TIMEOUT": 600.0,
     "GATEWAY_WRITE_TIMEOUT": 60.0,
-    "GATEWAY_POOL_TIMEOUT": 10.0,
+    "GATEWAY_POOL_TIMEOUT": 1.0,
     "GATEWAY_MAX_CONNECTIONS": 200,
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
     # Client-facing API.
@@ -73,7 +73,8 @@ class GatewaySettings:
 
     @property
     def POOL_TIMEOUT(self) -> float:
-        """Seconds to wait for a free pooled connection."""
+        """Seconds a request may queue for a free upstream connection when all are busy (0 to 2); then
+        the client gets 529 ``overloaded_error``, which the SDKs retry with backoff."""
         return float(self._get("GATEWAY_POOL_TIMEOUT"))
 
     @property

@@ -33,6 +33,7 @@ from streaming.transport import (
     UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
+    UpstreamPoolFull,
     UpstreamStreamError,
     UpstreamTimeoutError,
 )
@@ -74,6 +75,9 @@ def to_gateway_error(exc: BaseException) -> GatewayError:
     """Map any exception raised below a view to the error the client sees."""
     if isinstance(exc, GatewayError):
         return exc
+    if isinstance(exc, UpstreamPoolFull):
+        logger.warning("%s: answering 529; raise GATEWAY_MAX_CONNECTIONS or add workers", exc)
+        return error_for_transport("pool")
     if isinstance(exc, UpstreamConnectError):
         return error_for_transport("connect")
     if isinstance(exc, UpstreamTimeoutError):

@@ -12,7 +12,8 @@ never upstream headers, URLs, keys or tracebacks.
 Decisions: upstream 401/403 mean the *gateway's* upstream key was refused, so the client gets 502
 ``api_error`` with ``x-should-retry: false`` (401 ``authentication_error`` is reserved for a bad client
 key); an unreachable upstream is 529 ``overloaded_error`` (the SDKs retry it) and a timeout 504
-``timeout_error``; quota exhaustion is 402 ``billing_error``, not a retryable 429; 409 is ``api_error``
+``timeout_error``; a full connection pool (the gateway's own capacity, after a short queue bounded by
+``GATEWAY_POOL_TIMEOUT``) is 529 ``overloaded_error`` too, never a 504 blaming the upstream; quota exhaustion is 402 ``billing_error``, not a retryable 429; 409 is ``api_error``
 (Anthropic has no conflict type).
 """
 
@@ -145,7 +146,13 @@ def error_for_event(error: Mapping[str, object], *, secrets: Iterable[str | None
 
 
 def error_for_transport(kind: str) -> GatewayError:
-    """The client error when the upstream gave no usable answer: ``connect``, ``timeout`` or ``stream``."""
+    """The client error when the upstream gave no usable answer: ``connect``, ``timeout``, ``stream``, or
+    ``pool`` (the gateway itself is at capacity: no upstream connection came free in time)."""
+    if kind == "pool":
+        return OverloadedError(
+            "The gateway is at capacity: every upstream connection is busy. Retry shortly.",
+            headers={"x-should-retry": "true"},
+        )
     if kind == "connect":
         return OverloadedError("The upstream is unreachable.")
     if kind == "timeout":

@@ -2,8 +2,10 @@
 
     OpenAIUpstreamError            the upstream answered with an error status (or an unusable body)
      ├── UpstreamConnectError      connection refused, DNS, TLS: no answer at all (status_code None)
-     ├── UpstreamTimeoutError      connect / read / write / pool timeout (status_code None)
-     └── UpstreamStreamError       the connection broke mid-body, or the event stream was cut mid-event
+     ├── UpstreamTimeoutError      connect / read / write timeout (status_code None)
+     ├── UpstreamStreamError       the connection broke mid-body, or the event stream was cut mid-event
+     └── UpstreamPoolFull          every pooled upstream connection of this worker stayed busy for the pool
+                                   timeout: the gateway is at capacity, the upstream did nothing wrong
     UpstreamNotConfigured          no OPENAI_API_KEY (also an ImproperlyConfigured)
     UnencodablePayload             the request cannot be written as strict JSON (a ValueError; a client fault)
 
@@ -30,6 +32,7 @@ __all__ = [
     "UnencodablePayload",
     "UpstreamConnectError",
     "UpstreamNotConfigured",
+    "UpstreamPoolFull",
     "UpstreamStreamError",
     "UpstreamTimeoutError",
     "safe_error_payload",
@@ -147,6 +150,11 @@ class UpstreamTimeoutError(OpenAIUpstreamError):
 class UpstreamStreamError(OpenAIUpstreamError):
     error_type = "upstream_stream_error"
     default_message = "upstream connection broke mid-response"
+
+
+class UpstreamPoolFull(OpenAIUpstreamError):
+    error_type = "upstream_pool_full"
+    default_message = "every upstream connection is busy"
 
 
 class UnencodablePayload(ValueError):

@@ -23,6 +23,7 @@ from .errors import (
     UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
+    UpstreamPoolFull,
     UpstreamStreamError,
     UpstreamTimeoutError,
     placeholder_payload,
@@ -78,12 +79,13 @@ def _url(base_url: str | None, path: str) -> str:
 
 def transport_error(exc: httpx.HTTPError) -> OpenAIUpstreamError:
     """The upstream error for an httpx failure; the message names the phase, never the URL or key."""
+    if isinstance(exc, httpx.PoolTimeout):
+        return UpstreamPoolFull(f"no free upstream connection within {gateway_settings.POOL_TIMEOUT:g} s")
     if isinstance(exc, httpx.TimeoutException):
         phase = {
             httpx.ConnectTimeout: "connect",
             httpx.ReadTimeout: "read",
             httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "pool",
         }.get(type(exc), "request")
         return UpstreamTimeoutError(f"upstream {phase} timeout")
     if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.ProxyError):

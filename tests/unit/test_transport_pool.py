@@ -10,18 +10,23 @@ stream cancelled while closing its dropped connection left that connection open 
 Either way the slot was lost until a restart. ``DELAYS`` sweeps the ticks so the cancellations land in
 each of those windows whatever the exact number of awaits in between. httpx2 (pydantic/httpx2#983, and
 its lock that takes no checkpoint when free) keeps every slot.
+
+Issue 9.2: a request that finds every connection busy queues at most ``GATEWAY_POOL_TIMEOUT`` (0 to 2 s),
+then fails as ``UpstreamPoolFull`` (the client gets 529 ``overloaded_error``, not a 504 blaming the
+upstream).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import aclosing
 from typing import Any
 
 import pytest
 
-from streaming.transport import stream_openai_events
+from streaming.transport import UpstreamPoolFull, stream_openai_events
 from tests.fakes.upstream import FakeUpstream, held, sse_frame, text_response_events
 
 SLOTS = 5
@@ -117,3 +122,48 @@ async def test_every_slot_is_usable_again_after_a_churn_of_cancelled_requests(
         await churn(upstream, ending, delay)
 
         assert await usable_slots() == SLOTS, f"slots lost when queued clients hung up {delay} ticks after"
+
+
+# --- a full pool answers fast ----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_request_finding_every_connection_busy_fails_as_pool_full_after_the_pool_timeout(
+    upstream: FakeUpstream,
+) -> None:
+    streams, _ = await open_streams(SLOTS, within=2.0)
+    started = time.monotonic()
+
+    with pytest.raises(UpstreamPoolFull, match=r"within 0\.5 s"):
+        await read_stream()
+
+    assert POOL_TIMEOUT <= time.monotonic() - started < POOL_TIMEOUT + 0.5
+    await hang_up(streams)
+
+
+@pytest.mark.anyio
+async def test_with_a_zero_pool_timeout_a_full_pool_fails_at_once(
+    upstream: FakeUpstream, settings: Any
+) -> None:
+    settings.GATEWAY_POOL_TIMEOUT = 0
+    streams, _ = await open_streams(SLOTS, within=2.0)
+    started = time.monotonic()
+
+    with pytest.raises(UpstreamPoolFull):
+        await read_stream()
+
+    assert time.monotonic() - started < 0.1
+    await hang_up(streams)
+
+
+@pytest.mark.anyio
+async def test_a_queued_request_gets_the_connection_a_finished_stream_frees(upstream: FakeUpstream) -> None:
+    streams, _ = await open_streams(SLOTS, within=2.0)
+    queued_first_event = asyncio.Event()
+    queued = asyncio.create_task(read_stream(queued_first_event))
+    await asyncio.sleep(0.05)
+
+    await hang_up(streams[:1])
+
+    await asyncio.wait_for(queued_first_event.wait(), timeout=POOL_TIMEOUT)
+    await hang_up([queued, *streams[1:]])

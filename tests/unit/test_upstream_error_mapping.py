@@ -167,6 +167,7 @@ def test_error_event_fields_read_nested_first_then_flat(
     ("kind", "cls", "status", "error_type"),
     [
         ("connect", OverloadedError, 529, "overloaded_error"),
+        ("pool", OverloadedError, 529, "overloaded_error"),
         ("timeout", GatewayTimeoutError, 504, "timeout_error"),
         ("stream", UpstreamError, 502, "api_error"),
     ],

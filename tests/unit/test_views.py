@@ -224,6 +224,7 @@ async def test_upstream_http_errors_map_to_anthropic_errors_before_any_stream(
     ("exception", "expected_status", "expected_type"),
     [
         (httpx2.ConnectError("refused"), 529, "overloaded_error"),
+        (httpx2.PoolTimeout("no connection"), 529, "overloaded_error"),
         (httpx2.ReadTimeout("slow"), 504, "timeout_error"),
     ],
 )
@@ -234,6 +235,22 @@ async def test_unreachable_or_slow_upstream(
         mock.post(f"{BASE}/responses").mock(side_effect=exception)
         response = await post(api, BODY)
     assert_envelope(response, expected_status, expected_type)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_full_connection_pool_is_a_retryable_overload_of_the_gateway_not_an_upstream_timeout(
+    api: AsyncClient, stream: bool
+) -> None:
+    with respx.mock(using=USING) as mock:
+        mock.post(f"{BASE}/responses").mock(side_effect=httpx2.PoolTimeout("no connection"))
+        response = await post(api, {**BODY, "stream": stream})
+
+    body = assert_envelope(response, 529, "overloaded_error")
+    assert (
+        body["error"]["message"]
+        == "The gateway is at capacity: every upstream connection is busy. Retry shortly."
+    )
+    assert response["x-should-retry"] == "true"
 
 
 # -- streaming ----------------------------------------------------------------------------------------
