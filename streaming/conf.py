@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_POOL_TIMEOUT": 1.0,
     "GATEWAY_MAX_CONNECTIONS": 200,
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
+    "GATEWAY_KEEPALIVE_EXPIRY": 5.0,
     # Client-facing API.
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
     "GATEWAY_PING_INTERVAL": 15.0,
@@ -86,6 +87,11 @@ class GatewaySettings:
     def MAX_KEEPALIVE_CONNECTIONS(self) -> int:
         """Idle upstream connections kept open per worker."""
         return int(self._get("GATEWAY_MAX_KEEPALIVE_CONNECTIONS"))
+
+    @property
+    def KEEPALIVE_EXPIRY(self) -> float:
+        """Seconds an idle upstream connection is kept for reuse before the pool closes it."""
+        return float(self._get("GATEWAY_KEEPALIVE_EXPIRY"))
 
     @property
     def MAX_BODY_BYTES(self) -> int:

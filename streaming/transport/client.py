@@ -44,6 +44,7 @@ def _new_client() -> httpx.AsyncClient:
         limits=httpx.Limits(
             max_connections=gateway_settings.MAX_CONNECTIONS,
             max_keepalive_connections=gateway_settings.MAX_KEEPALIVE_CONNECTIONS,
+            keepalive_expiry=gateway_settings.KEEPALIVE_EXPIRY,
         ),
         follow_redirects=False,
     )

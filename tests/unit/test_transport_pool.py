@@ -13,7 +13,7 @@ its lock that takes no checkpoint when free) keeps every slot.
 
 Issue 9.2: a request that finds every connection busy queues at most ``GATEWAY_POOL_TIMEOUT`` (0 to 2 s),
 then fails as ``UpstreamPoolFull`` (the client gets 529 ``overloaded_error``, not a 504 blaming the
-upstream).
+upstream). Idle connections are bounded in number and age, so the pool's per-request scan stays short.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from streaming.transport import UpstreamPoolFull, stream_openai_events
-from tests.fakes.upstream import FakeUpstream, held, sse_frame, text_response_events
+from tests.fakes.upstream import FakeUpstream, held, replay, sse_frame, text_response_events
 
 SLOTS = 5
 POOL_TIMEOUT = 0.5
@@ -124,7 +124,7 @@ async def test_every_slot_is_usable_again_after_a_churn_of_cancelled_requests(
         assert await usable_slots() == SLOTS, f"slots lost when queued clients hung up {delay} ticks after"
 
 
-# --- a full pool answers fast ----------------------------------------------------------------------------
+# --- a full pool answers fast; idle connections do not pile up -------------------------------------------
 
 
 @pytest.mark.anyio
@@ -167,3 +167,39 @@ async def test_a_queued_request_gets_the_connection_a_finished_stream_frees(upst
 
     await asyncio.wait_for(queued_first_event.wait(), timeout=POOL_TIMEOUT)
     await hang_up([queued, *streams[1:]])
+
+
+async def read_answers(count: int) -> None:
+    await asyncio.gather(*(read_stream() for _ in range(count)))
+
+
+@pytest.mark.anyio
+async def test_idle_connections_beyond_the_keepalive_limit_are_closed(
+    upstream: FakeUpstream, settings: Any
+) -> None:
+    settings.GATEWAY_MAX_KEEPALIVE_CONNECTIONS = 2
+    upstream.set_default(replay("text_simple"))
+    await read_answers(SLOTS)
+    first_ports = {request.client_port for request in upstream.wait_for_requests(SLOTS)}
+
+    await read_answers(SLOTS)
+
+    second_ports = {request.client_port for request in upstream.wait_for_requests(2 * SLOTS)[SLOTS:]}
+    assert len(first_ports) == SLOTS
+    assert len(first_ports & second_ports) == 2
+
+
+@pytest.mark.anyio
+async def test_an_idle_connection_is_closed_after_the_keepalive_expiry(
+    upstream: FakeUpstream, settings: Any
+) -> None:
+    settings.GATEWAY_KEEPALIVE_EXPIRY = 0.2
+    upstream.set_default(replay("text_simple"))
+    await read_answers(1)
+    await read_answers(1)  # within the expiry: the same connection
+    await asyncio.sleep(0.3)
+
+    await read_answers(1)
+
+    ports = [request.client_port for request in upstream.wait_for_requests(3)]
+    assert ports[0] == ports[1] != ports[2]
