@@ -2,10 +2,10 @@
 
     OpenAIUpstreamError            the upstream answered with an error status (or an unusable body)
      ├── UpstreamConnectError      connection refused, DNS, TLS: no answer at all (status_code None)
-     ├── UpstreamTimeoutError      connect / read / write timeout (status_code None)
-     ├── UpstreamStreamError       the connection broke mid-body, or the event stream was cut mid-event
-     └── UpstreamPoolFull          every pooled upstream connection of this worker stayed busy for the pool
-                                   timeout: the gateway is at capacity, the upstream did nothing wrong
+     ├── UpstreamTimeoutError      connect / read / write / pool timeout (status_code None)
+     │    └── UpstreamPoolFull     the pool timeout: every upstream connection of this worker stayed busy,
+     │                             the gateway is at capacity and the upstream did nothing wrong
+     └── UpstreamStreamError       the connection broke mid-body, or the event stream was cut mid-event
     UpstreamNotConfigured          no OPENAI_API_KEY (also an ImproperlyConfigured)
     UnencodablePayload             the request cannot be written as strict JSON (a ValueError; a client fault)
 
@@ -13,7 +13,7 @@ Every error has ``status_code`` (the upstream's HTTP status, ``None`` when there
 (``{"error": {...}}`` built from an allow-list of the upstream's error fields — message, type, code,
 param — after ``streaming.redaction.redact``, else a short placeholder), ``headers`` (only retry hints and the upstream
 request id) and an ``error_type`` label. Never request headers, never the key (protocol.md C.7).
-``streaming.edge`` maps these to the client-facing tree in ``streaming/errors.py``. Pure: no httpx.
+``streaming.api.decorators`` maps these to the client-facing tree in ``streaming/errors.py``. Pure: no httpx.
 """
 
 from __future__ import annotations
@@ -145,16 +145,18 @@ class UpstreamConnectError(OpenAIUpstreamError):
 class UpstreamTimeoutError(OpenAIUpstreamError):
     error_type = "upstream_timeout"
     default_message = "upstream timed out"
+    phase = "request"  # connect, read, write, pool (waiting for a pooled connection) or request
+
+
+class UpstreamPoolFull(UpstreamTimeoutError):
+    error_type = "upstream_pool_full"
+    default_message = "every upstream connection is busy"
+    phase = "pool"
 
 
 class UpstreamStreamError(OpenAIUpstreamError):
     error_type = "upstream_stream_error"
     default_message = "upstream connection broke mid-response"
-
-
-class UpstreamPoolFull(OpenAIUpstreamError):
-    error_type = "upstream_pool_full"
-    default_message = "every upstream connection is busy"
 
 
 class UnencodablePayload(ValueError):

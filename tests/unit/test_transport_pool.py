@@ -134,7 +134,7 @@ async def test_a_request_finding_every_connection_busy_fails_as_pool_full_after_
     streams, _ = await open_streams(SLOTS, within=2.0)
     started = time.monotonic()
 
-    with pytest.raises(UpstreamPoolFull, match=r"within 0\.5 s"):
+    with pytest.raises(UpstreamPoolFull):
         await read_stream()
 
     assert POOL_TIMEOUT <= time.monotonic() - started < POOL_TIMEOUT + 0.5

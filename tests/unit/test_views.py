@@ -7,26 +7,26 @@ body parsing, error envelopes and status mapping, request ids, and the stream's 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import httpx2
 import pytest
 import respx
-from asgiref.sync import sync_to_async
-from django.core.management import call_command
 from django.test import AsyncClient, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.auth import forget_verified_keys
-from tests.respx_httpx2 import USING
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-BASE = "http://upstream.test/v1"
-UPSTREAM_KEY = "sk-unit-test-upstream-key"
-BODY = {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
+from tests.unit.api_client import (
+    BASE,
+    BODY,
+    FIXTURES,
+    UPSTREAM_KEY,
+    KeyedClient,
+    assert_envelope,
+    fixture_json,
+    post,
+)
 
 pytestmark = [
     pytest.mark.anyio,
@@ -35,72 +35,12 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def _gateway_settings() -> Any:
-    with override_settings(
-        OPENAI_BASE_URL=BASE, OPENAI_API_KEY=UPSTREAM_KEY, GATEWAY_MODEL_MAP="claude-*=gpt-5"
-    ):
-        forget_verified_keys()
-        yield
-
-
-@pytest.fixture
-async def client_key() -> str:
-    from io import StringIO
-
-    out = StringIO()
-    await sync_to_async(call_command)("createclientkey", "unit", stdout=out)
-    return out.getvalue().strip().splitlines()[-1]
-
-
-class KeyedClient(AsyncClient):
-    """An AsyncClient that sends the given headers on every request.
-
-    (Django 5.2's ``AsyncClient(headers=...)`` turns default headers into WSGI names that ASGI requests drop.)
-    """
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        super().__init__()
-        self.always = headers
-
-    def generic(self, *args: Any, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        return super().generic(*args, headers={**self.always, **(headers or {})}, **kwargs)
-
-
-@pytest.fixture
-def api(client_key: str) -> AsyncClient:
-    return KeyedClient({"x-api-key": client_key, "anthropic-version": "2023-06-01"})
-
-
-async def post(api: AsyncClient, body: Any, path: str = "/v1/messages", **extra: Any) -> Any:
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return await api.post(
-        path, data=data, content_type=extra.pop("content_type", "application/json"), **extra
-    )
-
-
-def assert_envelope(response: Any, status: int, error_type: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["content-type"] == "application/json"
-    body: dict[str, Any] = json.loads(response.content)
-    assert body["type"] == "error"
-    assert body["error"]["type"] == error_type
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert body["request_id"] == response["request-id"]
-    assert UPSTREAM_KEY not in response.content.decode()
-    return body
-
-
-def fixture_json(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
 # -- non-streaming ------------------------------------------------------------------------------------
 
 
 async def test_text_message_matches_the_fixture_and_carries_ids(api: AsyncClient) -> None:
-    with respx.mock(using=USING) as mock:
-        route = mock.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+    with respx.mock:
+        route = respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
         response = await post(api, BODY, "/v1/messages?beta=true")
     assert response.status_code == 200, response.content
     assert json.loads(response.content) == fixture_json("text_simple.message.json")
@@ -113,11 +53,72 @@ async def test_text_message_matches_the_fixture_and_carries_ids(api: AsyncClient
 
 async def test_incoming_correlation_id_is_honoured(api: AsyncClient) -> None:
     guid = "0f3b2c1d4e5f60718293a4b5c6d7e8f9"
-    with respx.mock(using=USING) as mock:
-        route = mock.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+    with respx.mock:
+        route = respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
         response = await post(api, BODY, headers={"X-Correlation-ID": guid})
     assert response["X-Correlation-ID"] == guid
     assert route.calls.last.request.headers["x-correlation-id"] == guid
+
+
+# -- the request's outcome -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def outcomes() -> Any:
+    from streaming.outcome import add_sink, remove_sink
+
+    seen: list[Any] = []
+    add_sink(seen.append)
+    yield seen
+    remove_sink(seen.append)
+
+
+async def test_a_json_answer_completes_one_outcome_with_route_usage_and_stop_reason(
+    api: AsyncClient, outcomes: list[Any]
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+        response = await post(api, BODY)
+    message = json.loads(response.content)
+
+    [outcome] = outcomes
+    assert (outcome.endpoint, outcome.status, outcome.stream) == ("messages", 200, False)
+    assert (outcome.client_key_name, outcome.client_model, outcome.upstream_model) == (
+        "unit",
+        "claude-sonnet-4-6",
+        "gpt-5",
+    )
+    assert outcome.upstream == "settings"
+    assert outcome.stop_reason == message["stop_reason"]
+    assert (outcome.input_tokens, outcome.output_tokens) == (
+        message["usage"]["input_tokens"],
+        message["usage"]["output_tokens"],
+    )
+    assert outcome.correlation_id == response["X-Correlation-ID"]
+
+
+async def test_a_failed_request_records_its_error_type_and_cause(
+    api: AsyncClient, outcomes: list[Any]
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx2.ConnectError("refused"))
+        await post(api, BODY)
+
+    [outcome] = outcomes
+    assert (outcome.status, outcome.error_type, outcome.cause) == (529, "overloaded_error", "connect")
+
+
+async def test_a_stream_completes_its_outcome_when_it_ends(api: AsyncClient, outcomes: list[Any]) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(
+            content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
+        )
+        response = await post(api, {**BODY, "stream": True})
+        b"".join([chunk async for chunk in response.streaming_content])
+
+    [outcome] = outcomes
+    assert (outcome.stream, outcome.status, outcome.stop_reason) == (True, 200, "end_turn")
+    assert outcome.output_tokens > 0
 
 
 # -- client errors ------------------------------------------------------------------------------------
@@ -212,8 +213,8 @@ UPSTREAM_ERRORS = [
 async def test_upstream_http_errors_map_to_anthropic_errors_before_any_stream(
     api: AsyncClient, status: int, payload: Any, expected_status: int, expected_type: str, stream: bool
 ) -> None:
-    with respx.mock(using=USING) as mock:
-        mock.post(f"{BASE}/responses").respond(status, json=payload, headers={"retry-after": "7"})
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(status, json=payload, headers={"retry-after": "7"})
         response = await post(api, {**BODY, "stream": stream})
     assert_envelope(response, expected_status, expected_type)
     if status == 429:
@@ -231,8 +232,8 @@ async def test_upstream_http_errors_map_to_anthropic_errors_before_any_stream(
 async def test_unreachable_or_slow_upstream(
     api: AsyncClient, exception: Exception, expected_status: int, expected_type: str
 ) -> None:
-    with respx.mock(using=USING) as mock:
-        mock.post(f"{BASE}/responses").mock(side_effect=exception)
+    with respx.mock:
+        respx.post(f"{BASE}/responses").mock(side_effect=exception)
         response = await post(api, BODY)
     assert_envelope(response, expected_status, expected_type)
 
@@ -241,8 +242,8 @@ async def test_unreachable_or_slow_upstream(
 async def test_full_connection_pool_is_a_retryable_overload_of_the_gateway_not_an_upstream_timeout(
     api: AsyncClient, stream: bool
 ) -> None:
-    with respx.mock(using=USING) as mock:
-        mock.post(f"{BASE}/responses").mock(side_effect=httpx2.PoolTimeout("no connection"))
+    with respx.mock:
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx2.PoolTimeout("no connection"))
         response = await post(api, {**BODY, "stream": stream})
 
     body = assert_envelope(response, 529, "overloaded_error")
@@ -257,8 +258,8 @@ async def test_full_connection_pool_is_a_retryable_overload_of_the_gateway_not_a
 
 
 async def test_stream_is_an_async_event_stream_ending_in_message_stop(api: AsyncClient) -> None:
-    with respx.mock(using=USING) as mock:
-        mock.post(f"{BASE}/responses").respond(
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(
             content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
         )
         response = await post(api, {**BODY, "stream": True})
@@ -273,8 +274,8 @@ async def test_stream_is_an_async_event_stream_ending_in_message_stop(api: Async
 
 
 async def test_stream_alias_always_streams(api: AsyncClient) -> None:
-    with respx.mock(using=USING) as mock:
-        mock.post(f"{BASE}/responses").respond(
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(
             content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
         )
         response = await post(api, BODY, "/v1/messages/stream")
@@ -287,8 +288,8 @@ async def test_stream_alias_always_streams(api: AsyncClient) -> None:
 
 
 async def test_count_tokens_needs_no_max_tokens(api: AsyncClient) -> None:
-    with respx.mock(using=USING) as mock:
-        mock.post(f"{BASE}/responses/input_tokens").respond(
+    with respx.mock:
+        respx.post(f"{BASE}/responses/input_tokens").respond(
             json={"object": "response.input_tokens", "input_tokens": 9}
         )
         response = await post(
@@ -349,7 +350,7 @@ def answer_like_openai(request: httpx.Request) -> httpx.Response:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=json_values | message_like)
 async def test_random_json_always_gets_an_envelope_or_a_message(api: AsyncClient, body: Any) -> None:
-    with respx.mock(assert_all_called=False, using=USING) as mock:
+    with respx.mock(assert_all_called=False) as mock:
         mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
         response = await post(api, json.dumps(body))  # always JSON text, even when the value is a string
     if response.status_code != 200:
@@ -385,7 +386,7 @@ async def test_an_upstream_refusing_reasoning_summaries_is_asked_again_without_a
         "stream": stream,
         "thinking": {"type": "enabled", "budget_tokens": 1024},
     }
-    with respx.mock(using=USING) as mock:
+    with respx.mock() as mock:
         route = mock.post(f"{BASE}/responses").mock(side_effect=refuse_summaries)
         first = await post(api, thinking)
         if stream:
@@ -400,7 +401,7 @@ async def test_an_upstream_refusing_reasoning_summaries_is_asked_again_without_a
 
 async def test_other_upstream_400s_are_not_retried(api: AsyncClient) -> None:
     thinking = {**BODY, "max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}}
-    with respx.mock(using=USING) as mock:
+    with respx.mock() as mock:
         route = mock.post(f"{BASE}/responses").respond(
             400, json={"error": {"message": "bad", "param": "input"}}
         )
@@ -436,7 +437,7 @@ async def test_unforwardable_bodies_are_400_not_500(
 ) -> None:
     if stream:
         raw = raw.replace('"max_tokens"', '"stream": true, "max_tokens"', 1)
-    with respx.mock(assert_all_called=False, using=USING) as mock:
+    with respx.mock(assert_all_called=False) as mock:
         route = mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
         response = await post(api, raw)
     assert message in assert_envelope(response, 400, "invalid_request_error")["error"]["message"]
@@ -444,7 +445,7 @@ async def test_unforwardable_bodies_are_400_not_500(
 
 
 async def test_a_schema_nested_too_deeply_to_forward_is_400(api: AsyncClient) -> None:
-    with respx.mock(assert_all_called=False, using=USING) as mock:
+    with respx.mock(assert_all_called=False) as mock:
         mock.post(f"{BASE}/responses").mock(side_effect=answer_like_openai)
         response = await post(api, nested_schema_body(930))
     assert_envelope(response, 400, "invalid_request_error")
@@ -452,7 +453,7 @@ async def test_a_schema_nested_too_deeply_to_forward_is_400(api: AsyncClient) ->
 
 async def test_upstream_text_with_a_lone_surrogate_still_gets_a_json_answer(api: AsyncClient) -> None:
     answer = json.dumps(fixture_json("text_simple.response.json")).replace("Hello", "\\ud83d")
-    with respx.mock(using=USING) as mock:
+    with respx.mock() as mock:
         mock.post(f"{BASE}/responses").respond(
             200, content=answer.encode(), headers={"content-type": "application/json"}
         )
@@ -476,7 +477,7 @@ async def test_upstream_json_nested_too_deeply_is_a_gateway_error_not_a_crash(
     api: AsyncClient, status: int
 ) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
-    with respx.mock(using=USING) as mock:
+    with respx.mock() as mock:
         mock.post(f"{BASE}/responses").respond(
             status, content=deep, headers={"content-type": "application/json"}
         )
