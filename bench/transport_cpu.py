@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from django.conf import settings
 
 from streaming.transport import client as transport_client
-from streaming.transport import create_openai_response, openai_event_batches
+from streaming.transport import create_openai_response, openai_event_batches, settings_upstream
 from streaming.transport import openai as transport_openai
 from tests.fakes.upstream import (
     Behaviour,
@@ -54,7 +54,7 @@ def use(library: ModuleType) -> None:
 
 async def short_streams(requests: int) -> int:
     for _ in range(requests):
-        async with aclosing(openai_event_batches(PAYLOAD)) as batches:
+        async with aclosing(openai_event_batches(PAYLOAD, settings_upstream())) as batches:
             async for _batch in batches:
                 pass
     return requests
@@ -62,13 +62,13 @@ async def short_streams(requests: int) -> int:
 
 async def posts(requests: int) -> int:
     for _ in range(requests):
-        await create_openai_response(PAYLOAD)
+        await create_openai_response(PAYLOAD, settings_upstream())
     return requests
 
 
 async def long_stream(_: int) -> int:
     events = 0
-    async with aclosing(openai_event_batches(PAYLOAD)) as batches:
+    async with aclosing(openai_event_batches(PAYLOAD, settings_upstream())) as batches:
         async for batch in batches:
             events += len(batch)
     return events
