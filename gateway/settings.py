@@ -183,7 +183,7 @@ LOGGING = {
     "loggers": {
         # django-guid logs every generated ID at INFO; that is per-request noise.
         "django_guid": {"level": "WARNING"},
-        # httpx logs every upstream request at INFO: per-request noise on the hot path.
-        "httpx": {"level": "WARNING"},
+        # httpx2 logs every upstream request at INFO: per-request noise on the hot path.
+        "httpx2": {"level": "WARNING"},
     },
 }

@@ -19,9 +19,10 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_CONNECT_TIMEOUT": 10.0,
     "GATEWAY_READ_TIMEOUT": 600.0,
     "GATEWAY_WRITE_TIMEOUT": 60.0,
-    "GATEWAY_POOL_TIMEOUT": 10.0,
+    "GATEWAY_POOL_TIMEOUT": 1.0,
     "GATEWAY_MAX_CONNECTIONS": 200,
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
+    "GATEWAY_KEEPALIVE_EXPIRY": 5.0,
     # Client-facing API.
     "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
@@ -61,7 +62,7 @@ NUMERIC_SETTINGS: dict[str, type[int] | type[float]] = {
     name: type(default) for name, default in DEFAULTS.items() if type(default) in (int, float)
 }
 """Every numeric setting and its type: each can also come from the environment (``gateway/settings.py``)
-and must be positive (``streaming.checks``)."""
+and must be positive (``streaming.checks``), except ``GATEWAY_POOL_TIMEOUT``: 0 to 2 s."""
 
 
 class GatewaySettings:
@@ -97,7 +98,8 @@ class GatewaySettings:
 
     @property
     def POOL_TIMEOUT(self) -> float:
-        """Seconds to wait for a free pooled connection."""
+        """Seconds a request may queue for a free upstream connection when all are busy (0 to 2); then
+        the client gets 529 ``overloaded_error``, which the SDKs retry with backoff."""
         return float(self._get("GATEWAY_POOL_TIMEOUT"))
 
     @property
@@ -109,6 +111,11 @@ class GatewaySettings:
     def MAX_KEEPALIVE_CONNECTIONS(self) -> int:
         """Idle upstream connections kept open per worker."""
         return int(self._get("GATEWAY_MAX_KEEPALIVE_CONNECTIONS"))
+
+    @property
+    def KEEPALIVE_EXPIRY(self) -> float:
+        """Seconds an idle upstream connection is kept for reuse before the pool closes it."""
+        return float(self._get("GATEWAY_KEEPALIVE_EXPIRY"))
 
     @property
     def MAX_BODY_BYTES(self) -> int:
