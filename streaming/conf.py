@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_POOL_TIMEOUT": 1.0,
     "GATEWAY_MAX_CONNECTIONS": 200,
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
+    "GATEWAY_UPSTREAM_RETRIES": 2,
+    "GATEWAY_UPSTREAM_RETRY_SECONDS": 5.0,
     "GATEWAY_KEEPALIVE_EXPIRY": 5.0,
     # Client-facing API.
     "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
@@ -116,6 +118,16 @@ class GatewaySettings:
     def KEEPALIVE_EXPIRY(self) -> float:
         """Seconds an idle upstream connection is kept for reuse before the pool closes it."""
         return float(self._get("GATEWAY_KEEPALIVE_EXPIRY"))
+
+    @property
+    def UPSTREAM_RETRIES(self) -> int:
+        """Retries of a transient upstream failure before any byte reached the client (``streaming.upstream``)."""
+        return int(self._get("GATEWAY_UPSTREAM_RETRIES"))
+
+    @property
+    def UPSTREAM_RETRY_SECONDS(self) -> float:
+        """No retry starts later than this many seconds after the first attempt."""
+        return float(self._get("GATEWAY_UPSTREAM_RETRY_SECONDS"))
 
     @property
     def MAX_BODY_BYTES(self) -> int:
