@@ -7,9 +7,12 @@ before the client key was checked. Wrapped in this, the application answers 413 
 as soon as the declared or received size passes ``GATEWAY_MAX_BODY_BYTES``.
 
 A large body costs memory while it is parsed, translated and sent upstream (a few times its size at
-the peak). At most ``GATEWAY_MAX_LARGE_BODIES`` requests with a body of ``GATEWAY_LARGE_BODY_BYTES`` or
-more are let in at once per worker; one more gets 529 ``overloaded_error`` at once (the SDKs retry it),
-so eight clients sending 30 MB each cannot take a worker's memory with them.
+the peak), until the upstream answers (the payload is kept for a retry). At most
+``GATEWAY_MAX_LARGE_BODIES`` requests with a body of ``GATEWAY_LARGE_BODY_BYTES`` or more are let in at
+once per worker, each until its response starts; one more gets 529 ``overloaded_error`` at once (the SDKs
+retry it), so eight clients sending 30 MB each cannot take a worker's memory with them. That 529 leaves
+the connection open: the server reads the rest of the body (within the size limit) and discards it, so
+the client, still uploading, gets the 529 rather than a connection reset.
 
     application = BodySizeLimit(get_asgi_application())
 """
@@ -31,15 +34,17 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 
-async def _refuse(send: Send, error: GatewayError) -> None:
+async def _refuse(send: Send, error: GatewayError, *, close: bool = True) -> None:
+    """Answer ``error`` without reading the body; ``close=False`` when the server may drain what is left."""
     request_id = "req_" + uuid.uuid4().hex
     body = json.dumps(envelope(error, request_id), separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"request-id", request_id.encode()),
-        (b"connection", b"close"),
     ]
+    if close:
+        headers.append((b"connection", b"close"))
     headers += [(name.encode(), value.encode()) for name, value in error.headers.items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -81,12 +86,19 @@ class BodySizeLimit:
         holding = False
         if declared >= large:
             if not self._take():
-                await _refuse(send, _too_many_large())
+                # Within the size limit: uvicorn drains and discards the rest, the client reads the 529.
+                await _refuse(send, _too_many_large(), close=False)
                 return
             holding = True
         received = 0
         started = False
         refusal: GatewayError | None = None
+
+        def release() -> None:
+            nonlocal holding
+            if holding:
+                holding = False
+                self.large_in_flight -= 1
 
         async def limited_receive() -> Message:
             nonlocal received, refusal, holding
@@ -95,7 +107,7 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     refusal = _too_large(limit)
-                elif received >= large and not holding:
+                elif received >= large and not holding and not started:
                     holding = self._take()
                     refusal = None if holding else _too_many_large()
                 if refusal is not None:
@@ -105,7 +117,9 @@ class BodySizeLimit:
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                release()  # the view has let go of the body once it answers (a stream: its first event)
             await send(message)
 
         try:
@@ -113,8 +127,7 @@ class BodySizeLimit:
             if refusal is not None and not started:
                 await _refuse(send, refusal)
         finally:
-            if holding:
-                self.large_in_flight -= 1
+            release()
 
     def _take(self) -> bool:
         if self.large_in_flight >= gateway_settings.MAX_LARGE_BODIES:

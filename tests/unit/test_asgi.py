@@ -238,3 +238,54 @@ async def test_past_the_large_body_bound_a_request_gets_529_at_once_and_the_slot
         while (await communicator.receive_output(5)).get("more_body"):
             pass
         await communicator.wait(2)
+
+
+async def test_the_529_for_one_large_body_too_many_leaves_the_connection_to_be_drained() -> None:
+    """The client is still uploading: closing now would reset its connection before it read the 529
+    (seen under load: eight 30 MB bodies at once gave four ReadErrors). uvicorn discards the rest."""
+    with override_settings(GATEWAY_LARGE_BODY_BYTES=100, GATEWAY_MAX_LARGE_BODIES=1):
+        holding = ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")]))
+        await holding.send_input({"type": "http.request", "body": b"x" * 100, "more_body": True})
+        await asyncio.sleep(0.05)
+        refused = ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")]))
+        start = await refused.receive_output(2)
+        await refused.receive_output(2)
+        await refused.wait(1)
+        await holding.send_input({"type": "http.disconnect"})
+        await holding.wait(2)
+
+    assert start["status"] == 529
+    assert b"connection" not in dict(start["headers"])
+
+
+async def test_an_oversized_body_is_refused_with_the_connection_closed() -> None:
+    """Past the size limit the gateway will not read on: the connection goes."""
+    with override_settings(GATEWAY_MAX_BODY_BYTES=1000):
+        communicator = ApplicationCommunicator(application, raw_scope([(b"content-length", b"5000")]))
+        start = await communicator.receive_output(2)
+        await communicator.receive_output(2)
+        await communicator.wait(1)
+
+    assert dict(start["headers"])[b"connection"] == b"close"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_large_body_stream_gives_its_slot_back_when_its_answer_starts(
+    upstream: FakeUpstream, client_key: str
+) -> None:
+    """The body is dropped once the upstream answered: a long stream must not hold the slot to its end."""
+    registry.reset()
+    upstream.set_default(slow_stream(interval=0.05))
+    body = json.dumps(BODY).encode()
+    settings = {"GATEWAY_LARGE_BODY_BYTES": 100, "GATEWAY_MAX_LARGE_BODIES": 1}
+    with override_settings(OPENAI_BASE_URL=upstream.url, OPENAI_API_KEY="sk-test-asgi", **settings):
+        streams = []
+        for _ in range(2):
+            communicator = ApplicationCommunicator(application, http_scope(body, client_key))
+            await communicator.send_input({"type": "http.request", "body": body})
+            streams.append((communicator, await communicator.receive_output(5)))
+        for communicator, _ in streams:
+            await communicator.send_input({"type": "http.disconnect"})
+            await communicator.wait(2)
+
+    assert [start["status"] for _, start in streams] == [200, 200]
