@@ -289,3 +289,32 @@ async def test_a_large_body_stream_gives_its_slot_back_when_its_answer_starts(
             await communicator.wait(2)
 
     assert [start["status"] for _, start in streams] == [200, 200]
+
+
+async def finish_request(communicator: ApplicationCommunicator, rest: bytes) -> None:
+    await communicator.send_input({"type": "http.request", "body": rest})
+    while (await communicator.receive_output(5))["type"] != "http.response.body":
+        pass
+    await communicator.wait(2)
+
+
+async def test_memory_goes_back_to_the_system_once_the_last_large_body_is_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """glibc keeps freed heap pages; one ``malloc_trim`` per burst of large bodies returns them."""
+    from streaming.api import body_limit
+
+    trims: list[None] = []
+    monkeypatch.setattr(body_limit, "release_free_memory", lambda: trims.append(None))
+    with override_settings(GATEWAY_LARGE_BODY_BYTES=100, GATEWAY_MAX_LARGE_BODIES=2):
+        first, second = (
+            ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")])) for _ in range(2)
+        )
+        for communicator in (first, second):
+            await communicator.send_input({"type": "http.request", "body": b"{" * 100, "more_body": True})
+        await asyncio.sleep(0.05)
+        await finish_request(first, b"{" * 400)
+        trims_while_one_is_left = len(trims)
+        await finish_request(second, b"{" * 400)
+
+    assert (trims_while_one_is_left, len(trims)) == (0, 1)
