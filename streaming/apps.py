@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.core.signals import setting_changed
 from django.db.models.signals import post_delete, post_save
 
 
@@ -20,6 +21,7 @@ class StreamingConfig(AppConfig):
     def ready(self) -> None:
         from streaming import checks  # noqa: F401  (registers the system checks)
         from streaming.control import usage
+        from streaming.control.shared_cache import forget_backends
         from streaming.observability.metrics import record_metrics
         from streaming.observability.request_log import log_request
         from streaming.outcome import add_sink
@@ -30,6 +32,7 @@ class StreamingConfig(AppConfig):
             post_delete.connect(
                 _configuration_changed, sender=sender, dispatch_uid=f"streaming-{model}-deleted"
             )
+        setting_changed.connect(forget_backends, dispatch_uid="streaming-shared-cache")
         add_sink(usage.record)
         add_sink(log_request)
         add_sink(record_metrics)

@@ -18,11 +18,10 @@ import contextlib
 import time
 from collections.abc import Mapping
 
-from django.core.cache import cache
-
 from streaming.conf import gateway_settings
 from streaming.control.client_keys import hash_client_key
 from streaming.control.registry import ClientIdentity, registry
+from streaming.control.shared_cache import shared_cache
 from streaming.errors import AuthenticationError, PermissionDeniedError, RateLimitError
 
 _MAX_KEY_LENGTH = 256
@@ -52,7 +51,7 @@ def _refuse_if_failing(address: str | None) -> None:
     """429 when ``address`` failed to authenticate too often this minute (checked before any lookup)."""
     if not address:
         return
-    failures = cache.get(_failures_key(address), 0)
+    failures = shared_cache().get(_failures_key(address), 0)
     if failures >= gateway_settings.AUTH_FAILURES_PER_MINUTE:
         raise RateLimitError(
             "Too many failed authentications from this address; try again in a minute.",
@@ -64,6 +63,7 @@ def _refuse_if_failing(address: str | None) -> None:
 def _count_failure(address: str | None) -> None:
     if address:
         key = _failures_key(address)
+        cache = shared_cache()
         cache.add(key, 0, timeout=120)
         with contextlib.suppress(ValueError):  # expired in between
             cache.incr(key)

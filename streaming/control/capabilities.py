@@ -16,8 +16,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 
-from django.core.cache import cache
-
+from streaming.control.shared_cache import shared_cache
 from streaming.control.version import bump_version
 from streaming.transport import OpenAIUpstreamError
 
@@ -41,7 +40,7 @@ def _key(upstream: str) -> str:
 
 def learned(upstream: str) -> Learned:
     """What was learned about ``upstream`` (a cache read: the registry snapshot holds a copy)."""
-    stored = cache.get(_key(upstream))
+    stored = shared_cache().get(_key(upstream))
     if not isinstance(stored, dict):
         return {}
     return {
@@ -61,14 +60,14 @@ def learn(upstream: str, upstream_model: str, param: str) -> None:
     if param in facts.get(model, ()):
         return
     facts.setdefault(model, set()).add(param)
-    cache.set(_key(upstream), {name: sorted(params) for name, params in facts.items()}, timeout=None)
+    shared_cache().set(_key(upstream), {name: sorted(params) for name, params in facts.items()}, timeout=None)
     logger.warning("learned: upstream %r model %r does not support %s", upstream, model, param)
     bump_version()
 
 
 def forget(upstream: str) -> None:
     """Forget everything learned about ``upstream`` (the admin's action; the next request asks again)."""
-    cache.delete(_key(upstream))
+    shared_cache().delete(_key(upstream))
     bump_version()
 
 

@@ -13,9 +13,8 @@ import contextlib
 import math
 import time
 
-from django.core.cache import cache
-
 from streaming.control.registry import ClientIdentity
+from streaming.control.shared_cache import shared_cache
 from streaming.errors import RateLimitError
 from streaming.outcome import Outcome
 
@@ -25,6 +24,7 @@ _STREAM_SLOT_SECONDS = 3600
 
 def admit(identity: ClientIdentity, outcome: Outcome, *, stream: bool) -> None:
     """Count this request against the key's limits; 429 ``rate_limit_error`` when one is exceeded."""
+    cache = shared_cache()
     if identity.rpm_limit is not None:
         now = time.time()
         key = f"streaming:rpm:{identity.id}:{int(now // _WINDOW)}"
@@ -51,6 +51,7 @@ def admit(identity: ClientIdentity, outcome: Outcome, *, stream: bool) -> None:
 
 
 def _release(key: str) -> None:
+    cache = shared_cache()
     with contextlib.suppress(ValueError):  # the slot expired meanwhile
         if cache.decr(key) < 0:
             cache.set(key, 0, timeout=_STREAM_SLOT_SECONDS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from django.core.cache import cache
+from streaming.control.shared_cache import shared_cache
 
 VERSION_KEY = "streaming:config-version"
 
@@ -23,6 +23,7 @@ def on_bump(listener: Callable[[], None]) -> None:
 
 def current_version() -> str:
     """The stamp now in the cache (one is set when there is none: a cold or flushed cache)."""
+    cache = shared_cache()
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
@@ -32,6 +33,6 @@ def current_version() -> str:
 
 def bump_version() -> None:
     """Tell every worker the configuration changed (upstreams, routes, keys, learned capabilities)."""
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    shared_cache().set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
     for listener in _listeners:
         listener()
