@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -81,6 +82,21 @@ async def test_api_responses_carry_nothing_of_the_admins_middleware() -> None:
     assert status == 200
     assert b"x-correlation-id" in names
     assert not names & {b"x-frame-options", b"set-cookie", b"vary", b"cross-origin-opener-policy"}
+
+
+async def test_the_api_path_starts_no_thread_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django's handler would start (and join, on the event loop) a thread per request for its sync signal
+    receivers; the API's handler sends them to asgiref's one shared thread."""
+    await get("/healthz")  # that shared thread, started once
+    started: list[str] = []
+    start = threading.Thread.start
+    monkeypatch.setattr(
+        threading.Thread, "start", lambda thread: (started.append(thread.name), start(thread))
+    )
+    for _ in range(3):
+        await get("/healthz")
+
+    assert started == []
 
 
 @pytest.mark.django_db
