@@ -3,6 +3,8 @@
 Each server runs from Debian's binaries as a child process on a free port with a throwaway data directory,
 and is stopped (and its directory removed) at the end. PostgreSQL refuses to run as root, so as root it
 runs as the ``postgres`` user the Debian package creates. Nothing here listens beyond loopback.
+PostgreSQL loads ``pg_stat_statements`` (shipped in Debian's server package), so the load tests can count
+the queries a gateway made (``tests/load/probes.py``).
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ def postgres_server() -> Iterator[str]:
                     "full_page_writes=off",
                     "-c",
                     "max_connections=300",
+                    "-c",
+                    "shared_preload_libraries=pg_stat_statements",
                 ]
             ),
             stdout=subprocess.DEVNULL,

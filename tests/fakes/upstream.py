@@ -624,6 +624,8 @@ class FakeUpstream:
         self.requests: list[RecordedRequest] = []
         self.disconnects: list[float] = []
         self.open_streams = 0
+        self.peak_open_streams = 0
+        """The most streams served at once since the last ``reset()``."""
         self.url = ""
 
     # Lifecycle -------------------------------------------------------------------------------------
@@ -703,6 +705,7 @@ class FakeUpstream:
             self.requests.clear()
             self.disconnects.clear()
             self._disconnects_seen = 0
+            self.peak_open_streams = self.open_streams
 
     # Observing -------------------------------------------------------------------------------------
 
@@ -752,6 +755,7 @@ class FakeUpstream:
     def _stream_started(self) -> None:
         with self._lock:
             self.open_streams += 1
+            self.peak_open_streams = max(self.peak_open_streams, self.open_streams)
 
     def _stream_ended(self) -> None:
         with self._lock:
