@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,17 @@ def pytest_configure(config: pytest.Config) -> None:
     from tests.respx_httpx2 import mock_httpx2_by_default
 
     mock_httpx2_by_default()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``GATEWAY_TEST_SKIP_LOAD=1``: leave the load group out (``tests/with_services.py`` sets it for the
+    SQLite pass of a two-pass run; the group runs its gateways on PostgreSQL and Redis either way)."""
+    if os.environ.get("GATEWAY_TEST_SKIP_LOAD") != "1":
+        return
+    load = [item for item in items if item.get_closest_marker("load")]
+    if load:
+        config.hook.pytest_deselected(items=load)
+        items[:] = [item for item in items if not item.get_closest_marker("load")]
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ Debian packages are installed, points ``DATABASE_URL``/``REDIS_URL`` at them, ru
 them. Without them it says loudly that the run is on SQLite and local memory, unless
 ``GATEWAY_REQUIRE_REAL_SERVICES=1`` (``.ci/run`` sets it), which makes that a failure.
 ``GATEWAY_TEST_DATABASES=both`` (``.ci/run`` sets it too) runs the command twice: on PostgreSQL + Redis,
-then on SQLite + local memory.
+then on SQLite + local memory. The load group (``tests/load``, marker ``load``) always runs its gateways on
+PostgreSQL and Redis, so the second pass leaves it out (``GATEWAY_TEST_SKIP_LOAD=1``, read by
+``tests/conftest.py``): it runs once.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ def run(command: list[str], env: dict[str, str]) -> int:
     return subprocess.call(command, env=env)
 
 
-def on_sqlite(command: list[str]) -> int:
+def on_sqlite(command: list[str], *, skip_load: bool = False) -> int:
     env = {name: value for name, value in os.environ.items() if name not in _SERVICE_VARIABLES}
-    banner("Running on SQLite and the local-memory cache.")
+    if skip_load:
+        env["GATEWAY_TEST_SKIP_LOAD"] = "1"
+        banner("Running on SQLite and the local-memory cache (the load group ran in the first pass).")
+    else:
+        banner("Running on SQLite and the local-memory cache.")
     return run(command, env)
 
 
@@ -65,7 +71,7 @@ def main(command: list[str]) -> int:
         return on_sqlite(command)
     status = on_real_services(command)
     if mode == "both":
-        status = max(status, on_sqlite(command))
+        status = max(status, on_sqlite(command, skip_load=True))
     return status
 
 
