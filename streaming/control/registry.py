@@ -185,12 +185,16 @@ class Registry:
             and now - current.loaded < gateway_settings.CONFIG_MAX_AGE_SECONDS
         ):
             return current
-        loaded: Snapshot = await self._single_flight(("snapshot", version), lambda: _load_snapshot(version))
+        loaded: Snapshot = await self._single_flight(
+            ("snapshot", version), lambda: _load_snapshot(version), self._install
+        )
+        return loaded
+
+    def _install(self, loaded: Snapshot) -> None:
         if self._snapshot is None or self._snapshot.version != loaded.version:
             self._identities.clear()
             self._unknown.clear()
         self._snapshot = loaded
-        return loaded
 
     async def identity(
         self, key_hash: str, *, before_lookup: Callable[[], None] | None = None
@@ -209,29 +213,44 @@ class Registry:
             return None
         if before_lookup is not None:
             before_lookup()
+
+        def remember(identity: ClientIdentity | None) -> None:
+            if identity is None:
+                if len(self._unknown) >= _UNKNOWN_KEYS_MAX:
+                    self._unknown.clear()
+                self._unknown[key_hash] = now + max_age
+                self._identities.pop(key_hash, None)
+            else:
+                self._identities[key_hash] = (identity, now)
+
         identity: ClientIdentity | None = await self._single_flight(
-            ("key", key_hash), lambda: _load_identity(key_hash)
+            ("key", key_hash), lambda: _load_identity(key_hash), remember
         )
-        if identity is None:
-            if len(self._unknown) >= _UNKNOWN_KEYS_MAX:
-                self._unknown.clear()
-            self._unknown[key_hash] = now + max_age
-            self._identities.pop(key_hash, None)
-        else:
-            self._identities[key_hash] = (identity, now)
         return identity
 
-    async def _single_flight(self, what: Hashable, load: Callable[[], T]) -> T:
+    async def _single_flight(self, what: Hashable, load: Callable[[], T], remember: Callable[[T], None]) -> T:
+        """``load()`` in the database thread, once for everyone asking for ``what`` meanwhile.
+
+        The load remembers its result itself, before it ends: a request running between its end and its
+        waiters' wake-up must find the result, not a finished load and nothing remembered (under load, 500
+        requests with a new key made two lookups).
+        """
         loop = asyncio.get_running_loop()
         pending = self._loads.get(what)
         if pending is None or pending[0] is not loop or pending[1].done():
-            task = loop.create_task(run_in_db_thread(load))
+            task = loop.create_task(self._load_and_remember(load, remember))
             self._loads[what] = (loop, task)
             task.add_done_callback(lambda _: self._forget_load(what, task))
         else:
             task = pending[1]
         # Shielded: a waiter that gives up (its client left) must not cancel the load for the others.
         result: T = await asyncio.shield(task)
+        return result
+
+    @staticmethod
+    async def _load_and_remember(load: Callable[[], T], remember: Callable[[T], None]) -> T:
+        result = await run_in_db_thread(load)
+        remember(result)
         return result
 
     def _forget_load(self, what: Hashable, task: asyncio.Task[Any]) -> None:
