@@ -37,6 +37,18 @@ from tests.fakes.upstream import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO_ROOT / "tests" / "node"
 
+
+@dataclass(frozen=True)
+class Checkout:
+    """Where a gateway process runs from: a checkout and the Python that has its requirements."""
+
+    root: Path
+    python: str
+
+
+THIS_CHECKOUT = Checkout(REPO_ROOT, sys.executable)
+"""This checkout, run by the test's own interpreter (``bench/load_figures.py`` also runs older ones)."""
+
 # Variables of the test runner's environment that would change how the gateway under test behaves.
 _GATEWAY_ENV_PREFIXES = ("GATEWAY_", "OPENAI_", "DJANGO_", "ANTHROPIC_")
 _GATEWAY_ENV_NAMES = {"SECRET_KEY", "DATABASE_URL", "DATABASE_CONN_MAX_AGE", "LOG_LEVEL", "REDIS_URL"}
@@ -57,6 +69,7 @@ class Gateway:
     log_path: Path
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    checkout: Checkout = THIS_CHECKOUT
 
     def log_size(self) -> int:
         try:
@@ -139,11 +152,11 @@ def drop_services(env: Mapping[str, str]) -> None:
         drop_database(server + "/postgres", name)
 
 
-def manage(args: list[str], env: Mapping[str, str]) -> str:
+def manage(args: list[str], env: Mapping[str, str], checkout: Checkout = THIS_CHECKOUT) -> str:
     """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams."""
     result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
+        [checkout.python, "manage.py", *args],
+        cwd=checkout.root,
         env=dict(env),
         capture_output=True,
         text=True,
@@ -158,9 +171,9 @@ def manage(args: list[str], env: Mapping[str, str]) -> str:
     return result.stdout
 
 
-def create_client_key(env: Mapping[str, str], name: str) -> str:
+def create_client_key(env: Mapping[str, str], name: str, checkout: Checkout = THIS_CHECKOUT) -> str:
     """``createclientkey`` prints the key alone on its last stdout line."""
-    lines = [line for line in manage(["createclientkey", name], env).splitlines() if line.strip()]
+    lines = [line for line in manage(["createclientkey", name], env, checkout).splitlines() if line.strip()]
     if not lines:
         raise RuntimeError("createclientkey printed nothing")
     return lines[-1].strip()
@@ -192,6 +205,7 @@ def start_gateway(
     log_path: Path,
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
+    checkout: Checkout = THIS_CHECKOUT,
 ) -> Gateway:
     """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers."""
     sock = _listening_socket()
@@ -200,7 +214,7 @@ def start_gateway(
     try:
         process = subprocess.Popen(
             [
-                sys.executable,
+                checkout.python,
                 "-m",
                 "uvicorn",
                 app,
@@ -212,7 +226,7 @@ def start_gateway(
                 "--timeout-graceful-shutdown",
                 "3",
             ],
-            cwd=REPO_ROOT,
+            cwd=checkout.root,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -231,6 +245,7 @@ def start_gateway(
         log_path=log_path,
         env=dict(env),
         process=process,
+        checkout=checkout,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:

@@ -1,6 +1,6 @@
 """The load scenarios of issue 9, each a function that drives one running gateway and returns its figures.
 
-They assert nothing: the tests (``test_load_*.py``) state the bounds, and ``bench/load_before.py`` runs
+They assert nothing: the tests (``test_load_*.py``) state the bounds, and ``bench/load_figures.py`` runs
 the same functions against an older checkout for the before/after table in ``docs/load.md``. Every loop
 is bounded; every wait has a timeout.
 """
@@ -448,7 +448,8 @@ async def cold_key_stampede(target: Target, count: int = 500) -> StampedeFigures
     (within ``GATEWAY_CONFIG_REFRESH_SECONDS``): the stampede starts once the gateway has seen it, so
     what it measures is the new key's lookups alone.
     """
-    key = await asyncio.to_thread(create_client_key, target.gateway.env, f"stampede-{time.monotonic_ns()}")
+    name = f"stampede-{time.monotonic_ns()}"
+    key = await asyncio.to_thread(create_client_key, target.gateway.env, name, target.gateway.checkout)
     await asyncio.sleep(target.config_refresh)
     await _key_flood(target, [target.key] * 20, 20)  # sees the change, warm again
     cold = await _key_flood(target, [key] * count, count)

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.load.gateways import SMALL_POOL_SLOTS as SLOTS
+from tests.load.gateways import SMALL_POOL_WAIT as POOL_TIMEOUT
 from tests.load.scenarios import Target, burst_beyond_pool, pool_churn
 
 pytestmark = [pytest.mark.load, pytest.mark.anyio]
 
-SLOTS = 5
-POOL_TIMEOUT = 0.5
 SLACK = 0.75  # seconds a refused request may take beyond the pool wait (measured: 0.15 for 50 at once)
 
 
