@@ -222,6 +222,63 @@ BLOCK_CASES = [
     ),
     ([user({"type": "image", "source": {"type": "url"}})], "messages.0.content.0.source.url: Field required"),
     (
+        [user({"type": "text", "text": "x"}, image(type="url", url="file:///etc/passwd"))],
+        "messages.0.content.1.source.url: URL scheme 'file' is not allowed; only http and https URLs can be fetched",
+    ),
+    (
+        [user({"type": "document", "source": {"type": "url", "url": "http://169.254.169.254/latest"}})],
+        "messages.0.content.0.source.url: URL host '169.254.169.254' is not a public address (loopback, private, link-local or reserved)",
+    ),
+    (
+        [
+            assistant(tool_use()),
+            user(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [image(type="url", url="http://[::1]/shot.png")],
+                }
+            ),
+        ],
+        "messages.1.content.0.content.0.source.url: URL host [::1] is not a public address (loopback, private, link-local or reserved)",
+    ),
+    (
+        [
+            user(
+                {
+                    "type": "document",
+                    "source": {
+                        "type": "content",
+                        "content": [image(type="url", url="http://localhost/a.png")],
+                    },
+                }
+            )
+        ],
+        "messages.0.content.0.source.content.0.source.url: URL host 'localhost' is a local name, not a public domain",
+    ),
+    (
+        [user(image(data="not base64!"))],
+        "messages.0.content.0.source.data: Invalid base64 data: character '!' at position 10 is not in the base64 alphabet",
+    ),
+    (
+        [
+            user(
+                {
+                    "type": "document",
+                    "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0"},
+                }
+            )
+        ],
+        "messages.0.content.0.source.data: Invalid base64 data: length 7 is not a multiple of 4 (missing '=' padding?)",
+    ),
+    (
+        [
+            assistant(tool_use()),
+            user({"type": "tool_result", "tool_use_id": "toolu_1", "content": [image(data="a-b_")]}),
+        ],
+        "messages.1.content.0.content.0.source.data: Invalid base64 data: URL-safe base64 ('-' and '_') is not accepted; use the standard alphabet ('+' and '/')",
+    ),
+    (
         [user({"type": "document", "source": {"type": "base64", "media_type": "text/html", "data": "AA=="}})],
         "messages.0.content.0.source.media_type: Input should be 'application/pdf'",
     ),
