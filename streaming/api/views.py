@@ -15,21 +15,26 @@ from streaming.api.body import read_json_body
 from streaming.api.decorators import api_view
 from streaming.api.model_list import model_info, model_page
 from streaming.api.relay import start_relay
-from streaming.api.responses import json_response, request_id
+from streaming.api.responses import error_response, json_response, request_id, stamp
 from streaming.conf import gateway_settings
 from streaming.control.auth import authenticate, check_model_allowed
 from streaming.control.limits import admit
 from streaming.control.registry import ClientIdentity, registry
 from streaming.control.routing import Route, route_for, served_models, serves
-from streaming.errors import NotFoundError
+from streaming.errors import MethodNotAllowedError, NotFoundError
 from streaming.outcome import Outcome
 from streaming.translate.request import translate_request
 from streaming.translate.response import response_to_message
 from streaming.translate.stream import StreamTranslator
 
 
-async def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process serves requests (no upstream call)."""
+async def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process serves requests (no key, no upstream call, no usage record: not ``api_view``)."""
+    if request.method not in ("GET", "HEAD"):
+        error = MethodNotAllowedError(
+            f"Method {request.method} is not allowed for this endpoint.", headers={"Allow": "GET, HEAD"}
+        )
+        return stamp(error_response(error))
     return JsonResponse({"status": "ok"})
 
 
