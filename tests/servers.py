@@ -101,6 +101,7 @@ def postgres_server() -> Iterator[str]:
             check=True,
             capture_output=True,
         )
+        log = (root / "postgres.log").open("wb")
         process = subprocess.Popen(
             _as_postgres_user(
                 [
@@ -124,8 +125,9 @@ def postgres_server() -> Iterator[str]:
                 ]
             ),
             stdout=subprocess.DEVNULL,
-            stderr=(root / "postgres.log").open("wb"),
+            stderr=log,
         )
+        log.close()
         try:
             _wait_for_port(port, process, "postgres")
             _wait_until_accepting(f"postgres://postgres@127.0.0.1:{port}/postgres")
@@ -158,6 +160,7 @@ def redis_server() -> Iterator[str]:
         raise RuntimeError("Redis is not installed (Debian: apt-get install redis-server)")
     root = Path(tempfile.mkdtemp(prefix="gateway-redis-"))
     port = free_port()
+    log = (root / "redis.log").open("wb")
     process = subprocess.Popen(
         [
             str(binary),
@@ -174,9 +177,10 @@ def redis_server() -> Iterator[str]:
             "--databases",
             "16",
         ],
-        stdout=(root / "redis.log").open("wb"),
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
+    log.close()
     try:
         _wait_for_port(port, process, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
@@ -200,3 +204,36 @@ def drop_database(server_url: str, name: str) -> None:
 
     with psycopg.connect(server_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def need(what: str, available: object) -> None:
+    """Skip a test whose real component is missing, loudly; under ``GATEWAY_REQUIRE_REAL_SERVICES=1``
+    (CI) fail it instead, so CI can never skip a real service silently."""
+    import pytest
+
+    if available:
+        return
+    message = f"{what} is not installed on this machine"
+    if os.environ.get("GATEWAY_REQUIRE_REAL_SERVICES") == "1":
+        pytest.fail(f"{message}, and GATEWAY_REQUIRE_REAL_SERVICES=1 forbids skipping", pytrace=False)
+    pytest.skip(f"SKIPPED FOR A MISSING SERVICE: {message}")
+
+
+@contextlib.contextmanager
+def shared_services(database: str, redis_db: int) -> Iterator[dict[str, str]]:
+    """``DATABASE_URL`` (a fresh ``database``) and ``REDIS_URL`` (database ``redis_db``) for gateway processes
+    that must share PostgreSQL and Redis: the suite's servers when it runs on them, else servers of
+    their own."""
+    with contextlib.ExitStack() as stack:
+        server = os.environ.get("DATABASE_URL", "")
+        if not server.startswith("postgres"):
+            need("PostgreSQL", postgres_bin())
+            server = stack.enter_context(postgres_server())
+        redis = os.environ.get("REDIS_URL", "")
+        if not redis:
+            need("Redis", redis_bin())
+            redis = stack.enter_context(redis_server())
+        maintenance = server.rsplit("/", 1)[0] + "/postgres"
+        url = create_database(maintenance, database)
+        stack.callback(drop_database, maintenance, database)
+        yield {"DATABASE_URL": url, "REDIS_URL": f"{redis.rsplit('/', 1)[0]}/{redis_db}"}
