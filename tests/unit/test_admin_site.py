@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -69,6 +71,16 @@ def test_route_priority_and_enabled_are_editable_in_the_list(admin_client: Clien
     route.refresh_from_db()
     assert (route.priority, route.enabled) == (5, False)
     assert current_version() != before  # every worker re-reads its routes
+
+
+def test_a_change_saved_in_a_transaction_bumps_the_version_again_once_committed(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        ModelRoute.objects.create(pattern="claude-*", upstream_model="gpt-5")
+        before_commit = current_version()
+
+    assert current_version() != before_commit
 
 
 def test_the_route_list_names_the_default_upstream_for_routes_without_one(admin_client: Client) -> None:
