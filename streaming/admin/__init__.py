@@ -6,6 +6,6 @@ One module per model (each registers its ``ModelAdmin``), plus ``probe`` (test c
 
 from __future__ import annotations
 
-from streaming.admin import client_keys, routes, upstreams
+from streaming.admin import client_keys, routes, upstreams, usage
 
-__all__ = ["client_keys", "routes", "upstreams"]
+__all__ = ["client_keys", "routes", "upstreams", "usage"]
