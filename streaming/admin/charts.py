@@ -23,7 +23,7 @@ OTHER = "other"
 """The label of the series that sums everything beyond the palette's colours."""
 
 WIDTH = 880
-PLOT_TOP = 16
+PLOT_TOP = 26
 PLOT_HEIGHT = 220
 PLOT_LEFT = 64
 PLOT_RIGHT = 16
@@ -121,7 +121,7 @@ def stacked_bar_chart(days: Sequence[date], series: Sequence[Series], *, title: 
         parts.append(
             f'<text x="{PLOT_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555">{compact(tick)}</text>'
         )
-    parts.append(f'<text x="4" y="{PLOT_TOP - 4}" fill="#555">{escape(unit)}</text>')
+    parts.append(f'<text x="4" y="{PLOT_TOP - 12}" fill="#555">{escape(unit)}</text>')
     # Bars: an invisible full-height band per day (its tooltip is the day's total), then the segments.
     label_every = max(1, math.ceil(len(days) / 12))
     for position, day in enumerate(days):

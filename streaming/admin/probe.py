@@ -44,7 +44,7 @@ class ProbeResult:
     def message(self) -> str:
         answered = f"HTTP {self.status}" if self.status is not None else "no answer"
         return (
-            f"{self.upstream}: GET {PROBE_PATH} → {answered} in {self.latency_ms} ms. {self.detail}".strip()
+            f"Upstream {self.upstream}: GET {PROBE_PATH} → {answered} in {self.latency_ms} ms. {self.detail}"
         )
 
 
@@ -62,7 +62,7 @@ def _success_detail(response: httpx.Response, routed_models: Collection[str]) ->
         listed = None
     if listed is None:
         return "The upstream answered, but not with a model list."
-    detail = f"{len(listed)} models listed."
+    detail = f"{len(listed)} model{'' if len(listed) == 1 else 's'} listed."
     missing = sorted(set(routed_models) - set(listed))
     if missing and listed:
         detail += f" Routes send {', '.join(missing)} here, which it does not list."

@@ -26,9 +26,7 @@ class ModelRouteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "upstream_model",
         "priority",
         "enabled",
-        "reasoning",
-        "max_output_tokens",
-        "default_effort",
+        "profile",
     )
     list_editable = ("priority", "enabled")
     list_filter = ("enabled", "upstream", "reasoning")
@@ -49,6 +47,15 @@ class ModelRouteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="upstream", ordering="upstream__name")
     def upstream_name(self, obj: ModelRoute) -> str:
         return obj.upstream.name if obj.upstream is not None else f"({DEFAULT_UPSTREAM_LABEL})"
+
+    @admin.display(description="profile overrides")
+    def profile(self, obj: ModelRoute) -> str:
+        overrides = [
+            f"reasoning {obj.reasoning}" if obj.reasoning != ModelRoute.Reasoning.AUTO else "",
+            f"max output {obj.max_output_tokens:,}" if obj.max_output_tokens else "",
+            f"effort {obj.default_effort}" if obj.default_effort else "",
+        ]
+        return ", ".join(text for text in overrides if text) or "—"
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any

@@ -103,7 +103,7 @@ def _learned_html(name: str) -> SafeString:
         return format_html("{}", "Nothing: every parameter it was sent so far, it accepted.")
     rows = format_html_join(
         "",
-        "<li><code>{}</code>: {}</li>",
+        '<li style="list-style: none"><code>{}</code>: {}</li>',
         (
             (
                 "every model" if model == capabilities.UPSTREAM_WIDE else model,
@@ -113,7 +113,7 @@ def _learned_html(name: str) -> SafeString:
         ),
     )
     return format_html(
-        '<ul class="learned">{}</ul><div class="help">Not supported, so the gateway leaves it out of '
+        '<ul class="learned" style="margin: 0; padding: 0">{}</ul><div class="help">Not supported, so the gateway leaves it out of '
         "requests. Forget it (the action on the list) after the upstream changed.</div>",
         rows,
     )
@@ -128,7 +128,6 @@ class UpstreamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "enabled",
         "is_default",
         "stored_key",
-        "auth_scheme",
         "learned_summary",
     )
     list_filter = ("enabled", "is_default", "auth_scheme")
@@ -241,7 +240,8 @@ class UpstreamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "has_key": bool(gateway_settings.OPENAI_API_KEY),
                 "is_default": not Upstream.objects.filter(is_default=True, enabled=True).exists(),
                 "learned": _learned_html(SETTINGS_UPSTREAM_NAME),
-                "can_forget": self.has_change_permission(request),
+                "can_forget": self.has_change_permission(request)
+                and bool(capabilities.learned(SETTINGS_UPSTREAM_NAME)),
             }
         return response
 

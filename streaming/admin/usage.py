@@ -81,11 +81,9 @@ class UsageRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
         "created_at",
         "key_name",
-        "endpoint",
-        "stream",
         "client_model",
         "upstream",
-        "upstream_model",
+        "stream",
         "status",
         "input_tokens",
         "output_tokens",

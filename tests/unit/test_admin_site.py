@@ -87,3 +87,13 @@ def test_the_route_list_names_the_default_upstream_for_routes_without_one(admin_
     ModelRoute.objects.create(pattern="claude-*", upstream_model="gpt-5")
 
     assert "(the default upstream)" in admin_client.get(ROUTES).content.decode()
+
+
+def test_the_route_list_sums_up_each_routes_profile_overrides(admin_client: Client) -> None:
+    ModelRoute.objects.create(pattern="a*", reasoning="on", max_output_tokens=32768, default_effort="high")
+    ModelRoute.objects.create(pattern="b*")
+
+    page = admin_client.get(ROUTES).content.decode()
+
+    assert "reasoning on, max output 32,768, effort high" in page
+    assert '<td class="field-profile">—</td>' in page

@@ -244,7 +244,7 @@ def test_test_connection_reports_status_latency_and_models(admin_client: Client)
         response = act(admin_client, "test_connection", upstream)
 
     [message] = shown(response)
-    assert message.startswith("openai: GET /models → HTTP 200 in ")
+    assert message.startswith("Upstream openai: GET /models → HTTP 200 in ")
     assert message.endswith(" ms. 2 models listed.")
     assert models.calls.last.request.headers["authorization"] == f"Bearer {SECRET}"
 
@@ -257,7 +257,7 @@ def test_test_connection_shows_the_upstreams_error_redacted_and_never_the_key(ad
         response = act(admin_client, "test_connection", upstream)
 
     [message] = shown(response)
-    assert message.startswith("openai: GET /models → HTTP 401 in ")
+    assert message.startswith("Upstream openai: GET /models → HTTP 401 in ")
     assert "Incorrect API key provided: [redacted]." in message
     assert SECRET not in response.content.decode()
 
@@ -269,7 +269,7 @@ def test_test_connection_says_when_nothing_answers(admin_client: Client) -> None
         response = act(admin_client, "test_connection", upstream)
 
     [message] = shown(response)
-    assert message.startswith("openai: GET /models → no answer in ")
+    assert message.startswith("Upstream openai: GET /models → no answer in ")
     assert message.endswith("upstream unreachable.")
 
 
@@ -291,8 +291,8 @@ def test_test_connection_tests_every_selected_upstream(admin_client: Client) -> 
         response = act(admin_client, "test_connection", first, second)
 
     assert sorted(message.split(" in ")[0] for message in shown(response)) == [
-        "first: GET /models → HTTP 200",
-        "second: GET /models → HTTP 503",
+        "Upstream first: GET /models → HTTP 200",
+        "Upstream second: GET /models → HTTP 503",
     ]
 
 
@@ -306,8 +306,8 @@ def test_the_upstream_page_shows_what_it_taught(admin_client: Client) -> None:
 
     page = admin_client.get(change_url(upstream)).content.decode()
 
-    assert "<li><code>gpt-5</code>: temperature</li>" in page
-    assert "<li><code>every model</code>: reasoning.summary</li>" in page
+    assert '<li style="list-style: none"><code>gpt-5</code>: temperature</li>' in page
+    assert '<li style="list-style: none"><code>every model</code>: reasoning.summary</li>' in page
 
 
 def test_the_forget_action_forgets_what_the_upstream_taught(admin_client: Client) -> None:
@@ -326,7 +326,7 @@ def test_the_list_shows_and_forgets_what_the_settings_upstream_taught(admin_clie
     page = admin_client.get(LIST).content.decode()
     response = admin_client.post(f"{LIST}settings/forget/", follow=True)
 
-    assert "<li><code>gpt-5</code>: top_p</li>" in page
+    assert '<li style="list-style: none"><code>gpt-5</code>: top_p</li>' in page
     assert shown(response) == ["Forgot what the settings' upstream taught."]
     assert capabilities.learned("settings") == {}
 
