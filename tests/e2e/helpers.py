@@ -138,6 +138,19 @@ def create_client_key(env: Mapping[str, str], name: str) -> str:
     return lines[-1].strip()
 
 
+def create_superuser(env: Mapping[str, str], username: str, password: str) -> None:
+    """``createsuperuser --noinput`` with the ``DJANGO_SUPERUSER_*`` variables, as an operator scripts it."""
+    manage(
+        ["createsuperuser", "--noinput", "-v", "0"],
+        {
+            **env,
+            "DJANGO_SUPERUSER_USERNAME": username,
+            "DJANGO_SUPERUSER_PASSWORD": password,
+            "DJANGO_SUPERUSER_EMAIL": f"{username}@example.com",
+        },
+    )
+
+
 def _listening_socket() -> socket.socket:
     """A socket bound to a free loopback port, handed to uvicorn with ``--fd`` (no port race)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
