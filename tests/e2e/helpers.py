@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -149,6 +150,43 @@ def create_superuser(env: Mapping[str, str], username: str, password: str) -> No
             "DJANGO_SUPERUSER_EMAIL": f"{username}@example.com",
         },
     )
+
+
+class AdminSession:
+    """Django's admin over plain HTTP with a logged-in session: what an operator's script does.
+
+    ``save`` posts a form the way the browser does (CSRF token from the cookie) and insists on the admin's
+    "saved" answer, a redirect; anything else (a form with errors) fails with the page's error list.
+    """
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=30.0)
+        self.client.get("/admin/login/")
+        self.save("/admin/login/?next=/admin/", {"username": username, "password": password})
+
+    def save(self, path: str, data: Mapping[str, str]) -> httpx.Response:
+        csrf = {"csrfmiddlewaretoken": self.client.cookies["csrftoken"]}
+        response = self.client.post(path, data={**data, **csrf})
+        if response.status_code != 302:
+            errors = re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.text, re.S)
+            raise AssertionError(f"POST {path} answered {response.status_code}, not a redirect: {errors}")
+        return response
+
+    def add(self, model: str, data: Mapping[str, str]) -> int:
+        """Add a ``streaming`` object through its admin form; its id ("save and continue" redirects to it)."""
+        response = self.save(f"/admin/streaming/{model}/add/", {**data, "_continue": "1"})
+        found = re.search(r"/(\d+)/change/", response.headers["location"])
+        assert found, response.headers["location"]
+        return int(found.group(1))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> AdminSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _listening_socket() -> socket.socket:
