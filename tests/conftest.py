@@ -29,3 +29,18 @@ def _fresh_control_plane(settings: Any) -> Iterator[None]:
     yield
     cache.clear()
     registry.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_of_other_threads(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Async tests reach the database from worker threads (asgiref's, the gateway's database thread), whose
+    connections outlive the test; PostgreSQL refuses to drop the test database while they are open."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    from streaming.control.db_thread import _executor
+
+    with django_db_blocker.unblock():
+        for executor in (SyncToAsync.single_thread_executor, _executor):
+            executor.submit(connections.close_all).result()

@@ -42,3 +42,6 @@ class RequestContext:
     tool_names: dict[str, str] = field(default_factory=dict)
     # Secret for minting thinking signatures (translate.signature).
     signing_key: str = ""
+    # The request declared Anthropic's web search: upstream searches become server tool blocks, url
+    # citations become text citations, and usage counts the searches (translate.web_search).
+    web_search: bool = False

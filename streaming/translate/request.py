@@ -16,11 +16,11 @@ Field by field (documented choices):
 - ``metadata.user_id`` -> ``prompt_cache_key`` (keyed hash of the whole id, so one session's turns share a
   cache bucket) and ``safety_identifier`` (keyed hash of the account/device id when the user id is Claude
   Code's JSON, else of the whole id). Both are 64 hex characters (the upstream's limit) and never raw PII.
-- ``tools``: custom tools -> non-strict ``function`` tools (``parameters`` = ``input_schema`` as given; a
-  schema without ``type``/``properties`` gets ``"type": "object"``/``"properties": {}``, which OpenAI
-  requires and which change nothing); server tools are rejected by validation. Unknown tool fields
-  (``defer_loading``, ``cache_control``, ``input_examples``, ``strict``...) are dropped.
-- ``tool_choice`` auto/any/tool/none -> ``"auto"``/``"required"``/``{"type": "function"}``/``"none"``;
+- ``tools`` / ``tool_choice`` (``translate.tools``): custom and Anthropic-defined client tools (bash, text
+  editor, memory, computer) -> non-strict ``function`` tools; web search -> the ``web_search`` tool, its
+  ``max_uses`` -> ``max_tool_calls``, and ``include`` asks for ``web_search_call.action.sources``; other
+  server tools are a 400. ``tool_choice`` auto/any/tool/none -> ``"auto"``/``"required"``/
+  ``{"type": "function"}`` (or ``allowed_tools`` requiring ``web_search``)/``"none"``;
   ``disable_parallel_tool_use: true`` -> ``parallel_tool_calls: false`` (absent: omitted).
 - Thinking -> ``reasoning`` (reasoning-model routes only; other models reject it):
   ``enabled`` with budget b -> effort ``low`` (b < 4096), ``medium`` (b < 16384) or ``high``;
@@ -50,18 +50,21 @@ from streaming.errors import InvalidRequestError
 from streaming.translate import ids
 from streaming.translate.context import RequestContext, TargetModel
 from streaming.translate.messages import MessageConverter
-from streaming.translate.types import (
-    FunctionTool,
-    ReasoningParam,
-    ResponsesPayload,
-    ToolChoice,
+from streaming.translate.tools import (
+    client_tool_names,
+    is_web_search,
+    max_tool_calls,
+    tool_choice,
+    upstream_tools,
 )
-from streaming.translate.validate import CheckedRequest, Thinking, check_request, is_custom_tool
+from streaming.translate.types import ReasoningParam, ResponsesPayload
+from streaming.translate.validate import CheckedRequest, Thinking, check_request
 
 logger = logging.getLogger("streaming")
 
 MIN_OUTPUT_TOKENS = 16
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
+WEB_SEARCH_SOURCES = "web_search_call.action.sources"
 THINKING_ON = frozenset({"enabled", "adaptive", "between_tools"})
 # What ``POST /responses/input_tokens`` accepts of what this translation builds (openai-python
 # ``InputTokenCountParams`` also has conversation, previous_response_id and truncation, never built here).
@@ -101,11 +104,13 @@ def translate_request(
     if instructions := _instructions(req.system):
         payload["instructions"] = instructions
     if req.tools:
-        payload["tools"] = [function_tool(tool) for tool in req.tools]
+        payload["tools"] = upstream_tools(req.tools)
         if req.tool_choice is not None:
-            payload["tool_choice"] = tool_choice(req.tool_choice)
+            payload["tool_choice"] = tool_choice(req.tool_choice, req.tools)
             if req.tool_choice.get("disable_parallel_tool_use") is True:
                 payload["parallel_tool_calls"] = False
+        if (cap := max_tool_calls(req.tools)) is not None:
+            payload["max_tool_calls"] = cap
     if req.max_tokens is not None:
         cap = target.max_output_tokens
         payload["max_output_tokens"] = max(MIN_OUTPUT_TOKENS, min(req.max_tokens, cap or req.max_tokens))
@@ -117,6 +122,7 @@ def translate_request(
     if isinstance(body, dict) and body.get("top_k") is not None:
         logger.debug("top_k dropped: the Responses API has no equivalent")
     thinking = req.thinking.type in THINKING_ON
+    include: list[str] = []
     # A model with no profile (reasoning None) gets reasoning only when the client asked for it.
     asked = target.reasoning is True or thinking or req.effort is not None
     if (
@@ -126,7 +132,12 @@ def translate_request(
     ):
         payload["reasoning"] = reasoning
         if thinking:
-            payload["include"] = [ENCRYPTED_REASONING]
+            include.append(ENCRYPTED_REASONING)
+    web_search = any(is_web_search(tool) for tool in req.tools)
+    if web_search:
+        include.append(WEB_SEARCH_SOURCES)
+    if include:
+        payload["include"] = include
     if req.output_format is not None:
         payload["text"] = {
             "format": {"type": "json_schema", "name": "output", "schema": req.output_format, "strict": False}
@@ -139,37 +150,14 @@ def translate_request(
         payload = without_parameter(payload, param)
     if count_only:
         payload = _count_payload(payload)
-    return TranslatedRequest(payload, _context(req, target, converter, signing_key, thinking=thinking))
+    context = _context(req, target, converter, signing_key, thinking=thinking, web_search=web_search)
+    return TranslatedRequest(payload, context)
 
 
 def _instructions(system: str | list[dict[str, Any]] | None) -> str:
     if system is None or isinstance(system, str):
         return system or ""
     return "\n\n".join(block["text"] for block in system if block["text"])
-
-
-def function_tool(tool: dict[str, Any]) -> FunctionTool:
-    """A custom Anthropic tool as a non-strict function tool; only name/description/schema survive."""
-    schema = dict(tool["input_schema"])
-    if "type" not in schema:
-        schema = {"type": "object", **schema}
-    schema.setdefault("properties", {})
-    function: FunctionTool = {
-        "type": "function",
-        "name": ids.upstream_tool_name(tool["name"]),
-        "parameters": schema,
-        "strict": False,
-    }
-    if tool.get("description") is not None:
-        function["description"] = tool["description"]
-    return function
-
-
-def tool_choice(choice: dict[str, Any]) -> ToolChoice:
-    kind = choice["type"]
-    if kind == "tool":
-        return {"type": "function", "name": ids.upstream_tool_name(choice["name"])}
-    return "required" if kind == "any" else "auto" if kind == "auto" else "none"
 
 
 def budget_effort(budget_tokens: int) -> str:
@@ -216,7 +204,8 @@ def reasoning_param(thinking: Thinking, effort: str | None, target: TargetModel)
 def without_parameter(payload: ResponsesPayload, param: str) -> ResponsesPayload:
     """``payload`` without ``param`` (``temperature``, ``top_p``, ``reasoning``, ``reasoning.effort``,
     ``reasoning.summary``), for upstream models that refuse it; a reasoning parameter left empty goes, and
-    with it the request for encrypted reasoning. Returns a new payload; ``payload`` is not changed."""
+    with it the request for encrypted reasoning (other ``include`` entries, web search sources, stay).
+    Returns a new payload; ``payload`` is not changed."""
     copied = cast(ResponsesPayload, dict(payload))
     field, _, sub = param.partition(".")
     if field in ("temperature", "top_p"):
@@ -229,7 +218,11 @@ def without_parameter(payload: ResponsesPayload, param: str) -> ResponsesPayload
         copied["reasoning"] = reasoning
     else:
         del copied["reasoning"]
-        copied.pop("include", None)
+        include = [entry for entry in copied.get("include", ()) if entry != ENCRYPTED_REASONING]
+        if include:
+            copied["include"] = include
+        else:
+            copied.pop("include", None)
     return copied
 
 
@@ -263,9 +256,15 @@ def _count_payload(payload: ResponsesPayload) -> ResponsesPayload:
 
 
 def _context(
-    req: CheckedRequest, target: TargetModel, converter: MessageConverter, signing_key: str, *, thinking: bool
+    req: CheckedRequest,
+    target: TargetModel,
+    converter: MessageConverter,
+    signing_key: str,
+    *,
+    thinking: bool,
+    web_search: bool,
 ) -> RequestContext:
-    names = [tool["name"] for tool in req.tools if is_custom_tool(tool)] + converter.tool_use_names
+    names = client_tool_names(req.tools) + converter.tool_use_names
     return RequestContext(
         client_model=req.model,
         upstream_model=target.upstream_model,
@@ -274,4 +273,5 @@ def _context(
         stop_sequences=req.stop_sequences,
         tool_names=ids.tool_name_map(names),
         signing_key=signing_key,
+        web_search=web_search,
     )

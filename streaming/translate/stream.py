@@ -23,6 +23,8 @@ How that is kept:
   ``output_item.done`` never came (cut short, or never streamed) are finished from it the same way.
 - Finished-output facts (usage, stop reason, ids, tool and thinking blocks, signatures) come from
   ``translate.response``; nothing is computed twice.
+- Web search calls and citations (only when the request declared the tool) are written by
+  ``translate.stream_web_search``; ``*.done`` parts fill in annotations that had no event.
 
 Decisions: after a stop-sequence match the translator ends the message itself and reports
 ``output_tokens`` as an estimate (characters streamed / 4, rounded up) and input usage as 0: the
@@ -50,12 +52,13 @@ from streaming.translate.response import (
     anthropic_message_id,
     incomplete_reason,
     message_skeleton,
+    message_usage,
     stop_reason_for,
     tool_use_start,
-    usage_from,
 )
 from streaming.translate.stopseq import StopMatcher, StopSequences
 from streaming.translate.stream_thinking import ThinkingStream
+from streaming.translate.stream_web_search import WebSearchStream
 from streaming.translate.types import StopReason, Usage
 
 Event = Mapping[str, Any]
@@ -119,6 +122,7 @@ class StreamTranslator:
         self._finished: set[int] = set()
         self._tool_use = False
         self._refusal = False
+        self._search = WebSearchStream(self._blocks) if context.web_search else None
         self._stop_reason: StopReason | None = None
         self._usage: Usage | None = None
 
@@ -263,7 +267,8 @@ class StreamTranslator:
         stop_reason = stop_reason_for(
             status, incomplete_reason(response), tool_use=self._tool_use, refusal=self._refusal
         )
-        self._end_message(stop_reason, None, usage_from(response.get("usage")), out)
+        usage = message_usage(response.get("usage"), self._context, self._searched_count())
+        self._end_message(stop_reason, None, usage, out)
 
     def _on_failed(self, data: Event, out: Frames) -> None:
         self._upstream_finished = True
@@ -306,7 +311,8 @@ class StreamTranslator:
         if before:
             self._blocks.text(part, before, out)
         self._blocks.close(part, out)
-        usage = usage_from({"output_tokens": (self._blocks.chars + 3) // 4})
+        estimate = {"output_tokens": (self._blocks.chars + 3) // 4}
+        usage = message_usage(estimate, self._context, self._searched_count())
         self._end_message("stop_sequence", sequence, usage, out)
 
     def _reconcile_text(self, data: Event, full: object, out: Frames) -> None:
@@ -346,6 +352,10 @@ class StreamTranslator:
         self._refusal = self._refusal or refusal
         self._reconcile_text(data, part.get("refusal" if refusal else "text"), out)
         text_part = self._texts.get(_text_key(data))
+        annotations = part.get("annotations")
+        if self._search is not None and text_part is not None and isinstance(annotations, list):
+            for index, annotation in enumerate(annotations):
+                self._search.annotation(text_part, annotation, index, out)
         if text_part is not None and self._blocks.current is text_part and not self._done:
             self._blocks.finish_current(out)
 
@@ -359,6 +369,18 @@ class StreamTranslator:
         current = self._blocks.current
         if isinstance(current, TextPart) and current.output_index == _output_index(data) and not self._done:
             self._blocks.finish_current(out)
+
+    # -- web search (streaming.translate.stream_web_search) -------------------------------------
+
+    def _searched_count(self) -> int:
+        return self._search.searches if self._search is not None else 0
+
+    def _on_annotation(self, data: Event, out: Frames) -> None:
+        if self._search is None:
+            return
+        part = self._texts.get(_text_key(data)) or self._text_part(data)
+        index = data.get("annotation_index")
+        self._search.annotation(part, data.get("annotation"), index if type(index) is int else None, out)
 
     # -- function calls -----------------------------------------------------------------------
 
@@ -452,6 +474,8 @@ class StreamTranslator:
             self._tool_done(data, item, out)
         elif kind == "reasoning":
             self._thinking.item_done(_output_index(data), item, out)
+        elif kind == "web_search_call" and self._search is not None:
+            self._search.item_done(_output_index(data), item, out)
 
 
 _Handler = Callable[[StreamTranslator, Event, Frames], None]
@@ -475,6 +499,10 @@ _HANDLERS: dict[str, _Handler] = {
     "response.reasoning_summary_part.done": StreamTranslator._on_summary_part_done,
     "response.reasoning_text.delta": StreamTranslator._on_reasoning_text_delta,
     "response.reasoning_text.done": StreamTranslator._on_reasoning_text_done,
+    "response.output_text.annotation.added": StreamTranslator._on_annotation,
+    "response.web_search_call.in_progress": StreamTranslator._on_nothing,
+    "response.web_search_call.searching": StreamTranslator._on_nothing,
+    "response.web_search_call.completed": StreamTranslator._on_nothing,
     "response.completed": StreamTranslator._on_terminal,
     "response.incomplete": StreamTranslator._on_terminal,
     "response.failed": StreamTranslator._on_failed,

@@ -870,9 +870,12 @@ FIELDS = [
     "encrypted_content", "status", "output", "usage", "input_tokens", "output_tokens", "cached_tokens",
     "input_tokens_details", "incomplete_details", "reason", "error", "code", "message", "param",
     "output_index", "content_index", "summary_index", "item_id", "part", "item", "response",
+    "action", "query", "queries", "sources", "url", "title", "annotation", "annotations",
+    "annotation_index", "start_index", "end_index",
 ]  # fmt: skip
 TYPES = [*UPSTREAM_TYPES, "message", "function_call", "reasoning", "output_text", "refusal"]
 TYPES += ["summary_text", "reasoning_text", "completed", "incomplete", "failed"]
+TYPES += ["web_search_call", "search", "open_page", "url", "url_citation"]
 
 json_scalars = (
     st.none()
@@ -905,6 +908,7 @@ contexts = st.builds(
     thinking_display=st.sampled_from(["summarized", "omitted"]),
     stop_sequences=st.sampled_from([(), ("a",), ("STOP", "ab")]),
     tool_names=st.just({"short": "a_long_client_name"}),
+    web_search=st.booleans(),
 )
 
 
