@@ -18,7 +18,6 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests import services
 from tests.e2e.helpers import (
     REPO_ROOT,
     Gateway,
@@ -29,6 +28,7 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.fakes.upstream import FakeUpstream, error, json_response, text_response_events, usage_object
+from tests.servers import chromium_bin, need
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -82,13 +82,14 @@ Shot = Callable[..., None]
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
-    executable = services.chromium()
+    executable = chromium_bin()
+    need("Chromium (Debian: apt-get install chromium; .ci/run installs it)", executable)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),  # a fresh --user-data-dir
-            executable_path=executable,
+            executable_path=str(executable),
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": 1440, "height": 900},

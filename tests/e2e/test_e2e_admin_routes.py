@@ -1,9 +1,10 @@
 """A route switched in the admin while the gateway runs sends the next request to the new upstream: on the
 worker that saved it at once, on any other worker within ``GATEWAY_CONFIG_REFRESH_SECONDS``.
 
-Two gateway processes under uvicorn share the SQLite database and a cache (``shared_cache_settings``,
-standing in for Redis); the admin is driven through its own forms over HTTP with a logged-in session, as
-an operator's script would; the official SDK sends the requests; two fake upstreams say where they went.
+Two gateway processes under uvicorn share PostgreSQL and Redis (``tests.servers.shared_services``: the
+version stamp in the shared cache is how other workers notice); the admin is driven through its own forms
+over HTTP with a logged-in session, as an operator's script would; the official SDK sends the requests;
+two fake upstreams say where they went.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.fakes.upstream import FakeUpstream, text_response_events
+from tests.servers import shared_services
 
 pytestmark = pytest.mark.e2e
 
@@ -39,29 +41,30 @@ def workers(tmp_path: Path) -> Iterator[tuple[Gateway, Gateway]]:
 
     The maximum snapshot age is long: only the version stamp can make the second worker notice in time.
     """
-    saving = launch_gateway(
-        "admin-saving",
-        data_dir=tmp_path,
-        upstream_url=f"http://127.0.0.1:{free_port()}/v1",
-        extra={
-            "DJANGO_SETTINGS_MODULE": "tests.e2e.shared_cache_settings",
-            "GATEWAY_CONFIG_REFRESH_SECONDS": str(REFRESH_SECONDS),
-            "GATEWAY_CONFIG_MAX_AGE_SECONDS": "600",
-        },
-    )
-    other = start_gateway(
-        "admin-other",
-        env=saving.env,
-        client_key=saving.client_key,
-        upstream_key=saving.upstream_key,
-        data_dir=tmp_path,
-        log_path=tmp_path / "admin-other.log",
-    )
-    try:
-        yield saving, other
-    finally:
-        other.stop()
-        saving.stop()
+    with shared_services("gateway_admin_routes", redis_db=3) as services:
+        saving = launch_gateway(
+            "admin-saving",
+            data_dir=tmp_path,
+            upstream_url=f"http://127.0.0.1:{free_port()}/v1",
+            extra={
+                **services,
+                "GATEWAY_CONFIG_REFRESH_SECONDS": str(REFRESH_SECONDS),
+                "GATEWAY_CONFIG_MAX_AGE_SECONDS": "600",
+            },
+        )
+        other = start_gateway(
+            "admin-other",
+            env=saving.env,
+            client_key=saving.client_key,
+            upstream_key=saving.upstream_key,
+            data_dir=tmp_path,
+            log_path=tmp_path / "admin-other.log",
+        )
+        try:
+            yield saving, other
+        finally:
+            other.stop()
+            saving.stop()
 
 
 def upstream_form(name: str, fake: FakeUpstream) -> dict[str, str]:
