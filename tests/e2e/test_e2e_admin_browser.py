@@ -23,8 +23,10 @@ from tests.e2e.helpers import (
     Gateway,
     answer,
     create_superuser,
+    drop_services,
     launch_gateway,
     manage,
+    services_env,
     wait_until,
 )
 from tests.fakes.upstream import FakeUpstream, error, json_response, text_response_events, usage_object
@@ -114,12 +116,14 @@ def shot(tmp_path: Path) -> Shot:
 
 @pytest.fixture
 def gateway(tmp_path: Path, upstream: FakeUpstream) -> Iterator[Gateway]:
-    """A gateway on a fresh database whose settings' upstream is the session's fake (it must get nothing)."""
+    """A gateway on a fresh database (on the suite's PostgreSQL and Redis when it runs on them) whose
+    settings' upstream is the session's fake (it must get nothing)."""
+    services = services_env("gateway_admin_browser", redis_db=4)
     gateway = launch_gateway(
         "admin-browser",
         data_dir=tmp_path,
         upstream_url=upstream.url,
-        extra={"GATEWAY_USAGE_FLUSH_SECONDS": "0.2"},
+        extra={**services, "GATEWAY_USAGE_FLUSH_SECONDS": "0.2"},
     )
     try:
         create_superuser(gateway.env, "ops", PASSWORD)
@@ -127,6 +131,7 @@ def gateway(tmp_path: Path, upstream: FakeUpstream) -> Iterator[Gateway]:
         yield gateway
     finally:
         gateway.stop()
+        drop_services(services)
 
 
 def submit(page: Page, button: str = "input[name=_save]") -> None:
