@@ -33,6 +33,7 @@ from streaming.models import ModelRoute, UnreadableSecret, Upstream
 from streaming.transport import SETTINGS_UPSTREAM_NAME
 
 sensitive_key = method_decorator(sensitive_post_parameters("api_key"))
+WRITE_ONLY = ("api_key", "clear_api_key")
 
 
 class UpstreamForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -149,7 +150,16 @@ class UpstreamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     )
 
     def get_fieldsets(self, request: HttpRequest, obj: Upstream | None = None) -> Any:
-        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+        if obj is None:
+            return self.add_fieldsets
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        # A view-only page shows every field's value: the key (and its form-only companion) must not be one.
+        return [
+            (title, {**options, "fields": [name for name in options["fields"] if name not in WRITE_ONLY]})
+            for title, options in fieldsets
+        ]
 
     @sensitive_key
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

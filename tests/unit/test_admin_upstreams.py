@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 from cryptography.fernet import Fernet
+from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from django.views.debug import ExceptionReporter
 
@@ -85,6 +86,19 @@ def test_the_change_form_never_contains_the_stored_key_only_its_last_four(admin_
     assert "…WXYZ" in page
     assert 'name="api_key"' in page
     assert 'type="password"' in page
+
+
+def test_a_user_who_may_only_view_upstreams_sees_the_hint_not_the_key(client: Client) -> None:
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_upstream"))
+    client.force_login(viewer)
+    upstream = make()
+
+    page = client.get(change_url(upstream)).content.decode()
+
+    assert SECRET not in page
+    assert "…WXYZ" in page
+    assert "API key" not in page
 
 
 def test_leaving_the_key_blank_keeps_the_stored_key(admin_client: Client) -> None:
