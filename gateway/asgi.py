@@ -36,10 +36,12 @@ async def _lifespan(receive: Any, send: Any) -> None:
             from asgiref.sync import sync_to_async
 
             from streaming.control.usage import flush_quietly
+            from streaming.observability.metrics import process_exiting
             from streaming.transport import aclose_clients
 
             await aclose_clients()
             await sync_to_async(flush_quietly, thread_sensitive=False)()
+            process_exiting()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

@@ -29,9 +29,13 @@ class GatewayError(Exception):
     error_type = "api_error"
     default_message = "Internal server error."
 
-    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, headers: dict[str, str] | None = None, cause: str | None = None
+    ) -> None:
         self.message = message or self.default_message
         self.headers: dict[str, str] = dict(headers or {})
+        # A label for logs and metrics when ``error_type`` says too little (which limit refused the request).
+        self.cause = cause
         super().__init__(self.message)
 
 

@@ -8,6 +8,13 @@ from typing import Any
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """respx mocks the gateway's httpx2 client, whatever a test's router names (tests/respx_httpx2.py)."""
+    from tests.respx_httpx2 import mock_httpx2_by_default
+
+    mock_httpx2_by_default()
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests (``@pytest.mark.anyio``) run on asyncio, like uvicorn."""

@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the transport's client library (the maintained fork of httpx, same API)
 
 from streaming.transport import UpstreamConfig, build_upstream_headers, get_client
 from streaming.transport.errors import upstream_error_from_response

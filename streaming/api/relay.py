@@ -21,6 +21,7 @@ from django.http import StreamingHttpResponse
 
 from streaming.error_map import client_error, failure_cause
 from streaming.errors import BadGatewayError, GatewayError
+from streaming.observability import metrics
 from streaming.outcome import Outcome
 from streaming.translate.frames import PING
 from streaming.translate.types import StopReason, Usage
@@ -126,6 +127,9 @@ async def read_to_eof(batches: AsyncGenerator[list[SSEEvent], None]) -> None:
 
 def _complete(outcome: Outcome, translator: Translator, *, client_gone: bool) -> None:
     """The stream's outcome from what the translator saw (a 200 already went out)."""
+    if outcome.completed:
+        return
+    metrics.stream_closed()
     if translator.usage is not None:
         outcome.set_usage(translator.usage)
     outcome.stop_reason = translator.stop_reason
@@ -157,6 +161,8 @@ async def start_relay(
         await batches.aclose()
         await stream.aclose()
         raise
+
+    metrics.stream_opened()
 
     async def abandoned() -> None:
         await batches.aclose()

@@ -9,19 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils.crypto import constant_time_compare
 
 from streaming import upstream
 from streaming.api.body import read_json_body
 from streaming.api.decorators import api_view
 from streaming.api.model_list import model_info, model_page
 from streaming.api.relay import start_relay
-from streaming.api.responses import json_response, request_id
+from streaming.api.responses import error_response, json_response, request_id
 from streaming.conf import gateway_settings
 from streaming.control.auth import authenticate, check_model_allowed
 from streaming.control.limits import admit
 from streaming.control.registry import ClientIdentity, registry
 from streaming.control.routing import Route, route_for, served_models, serves
-from streaming.errors import NotFoundError
+from streaming.errors import AuthenticationError, NotFoundError
+from streaming.observability import metrics
 from streaming.outcome import Outcome
 from streaming.translate.request import translate_request
 from streaming.translate.response import response_to_message
@@ -33,8 +35,22 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+async def metrics_page(request: HttpRequest) -> HttpResponse:
+    """``GET /metrics`` (Prometheus): 404 unless ``GATEWAY_METRICS_TOKEN`` is set, then Bearer auth."""
+    token = gateway_settings.METRICS_TOKEN
+    if token is None:
+        return error_response(NotFoundError(f"Not found: {request.path}"))
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not constant_time_compare(given.strip(), token):
+        return error_response(
+            AuthenticationError("GET /metrics needs Authorization: Bearer <GATEWAY_METRICS_TOKEN>.")
+        )
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
 async def _authenticate(request: HttpRequest, outcome: Outcome) -> ClientIdentity:
-    identity = await authenticate(request.headers)
+    identity = await authenticate(request.headers, request.META.get("REMOTE_ADDR"))
     outcome.client_key_id, outcome.client_key_name = identity.id, identity.name
     return identity
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork of httpx, same API (requirements.txt says why)
 
 from .client import get_client, httpx_timeout
 from .config import UpstreamConfig, settings_upstream
@@ -23,6 +23,7 @@ from .errors import (
     OpenAIUpstreamError,
     UnencodablePayload,
     UpstreamConnectError,
+    UpstreamPoolFull,
     UpstreamStreamError,
     UpstreamTimeoutError,
     placeholder_payload,
@@ -44,12 +45,13 @@ __all__ = [
 
 def transport_error(exc: httpx.HTTPError) -> OpenAIUpstreamError:
     """The upstream error for an httpx failure; the message names the phase, never the URL or key."""
+    if isinstance(exc, httpx.PoolTimeout):
+        return UpstreamPoolFull("every upstream connection stayed busy for the pool timeout")
     if isinstance(exc, httpx.TimeoutException):
         phase = {
             httpx.ConnectTimeout: "connect",
             httpx.ReadTimeout: "read",
             httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "pool",
         }.get(type(exc), "request")
         error = UpstreamTimeoutError(f"upstream {phase} timeout")
         error.phase = phase

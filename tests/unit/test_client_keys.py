@@ -16,7 +16,7 @@ from streaming.control import registry as registry_module
 from streaming.control.auth import authenticate, extract_client_key
 from streaming.control.client_keys import hash_client_key
 from streaming.control.registry import registry
-from streaming.errors import AuthenticationError
+from streaming.errors import AuthenticationError, RateLimitError
 from streaming.models import ClientKey
 
 
@@ -173,3 +173,33 @@ async def test_a_wrong_key_is_looked_up_once_then_remembered_as_unknown() -> Non
         registry_module._load_identity = real
 
     assert lookups == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_an_address_failing_too_often_gets_429_without_any_lookup(settings: Any) -> None:
+    settings.GATEWAY_AUTH_FAILURES_PER_MINUTE = 3
+    await registry.snapshot()
+    lookups = 0
+    real = registry_module._load_identity
+
+    def counting(key_hash: str) -> Any:
+        nonlocal lookups
+        lookups += 1
+        return real(key_hash)
+
+    registry_module._load_identity = counting
+    errors: list[type[Exception]] = []
+    try:
+        for n in range(10):
+            try:
+                await authenticate({"x-api-key": f"gwk_wrong-{n}"}, "203.0.113.9")
+            except (AuthenticationError, RateLimitError) as exc:
+                errors.append(type(exc))
+        with pytest.raises(AuthenticationError):  # another address is not affected
+            await authenticate({"x-api-key": "gwk_wrong-elsewhere"}, "203.0.113.10")
+    finally:
+        registry_module._load_identity = real
+
+    assert errors == [AuthenticationError] * 3 + [RateLimitError] * 7
+    assert lookups == 4

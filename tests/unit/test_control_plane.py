@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import respx
 from django.test import AsyncClient, override_settings
@@ -172,7 +173,7 @@ async def test_over_max_concurrent_streams_is_a_429_until_a_stream_ends() -> Non
 async def test_a_failed_stream_gives_its_slot_back() -> None:
     key = await create_client_key("one-stream", "--max-concurrent-streams", "1")
     with respx.mock:
-        respx.post(f"{BASE}/responses").mock(side_effect=httpx.ConnectError("refused"))
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx2.ConnectError("refused"))
         failed = await post(keyed(key), {**BODY, "stream": True})
     with respx.mock:
         respx.post(f"{BASE}/responses").respond(
@@ -245,7 +246,7 @@ async def test_usage_records_carry_the_numbers_of_a_json_and_a_streamed_request(
 @override_settings(GATEWAY_RECORD_USAGE=True)
 async def test_a_refused_request_is_recorded_with_its_status_and_cause(api: AsyncClient) -> None:
     with respx.mock:
-        respx.post(f"{BASE}/responses").mock(side_effect=httpx.ConnectError("refused"))
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx2.ConnectError("refused"))
         await post(api, BODY)
 
     [record] = await written()

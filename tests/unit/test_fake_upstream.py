@@ -24,6 +24,7 @@ from tests.fakes.upstream import (
     final_response,
     fixture_bytes,
     function_call_events,
+    held,
     incomplete_response_events,
     json_response,
     raw_stream,
@@ -240,6 +241,44 @@ def test_drop_with_reset_sends_rst(upstream: FakeUpstream, client: httpx.Client)
         pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)),
     ):
         response.read()
+
+
+def test_held_stream_stays_open_until_cut_held_drops_it(upstream: FakeUpstream, client: httpx.Client) -> None:
+    upstream.enqueue(held(b"event: x\ndata: {}\n\n"))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        chunks = response.iter_raw()
+        assert next(chunks) == b"event: x\ndata: {}\n\n"
+        assert upstream.cut_held() == 1
+        with pytest.raises(httpx.RemoteProtocolError):
+            next(chunks)
+
+
+def test_cut_held_with_reset_resets_every_held_stream(upstream: FakeUpstream, client: httpx.Client) -> None:
+    upstream.set_default(held(b"event: x\ndata: {}\n\n"))
+    with (
+        client.stream("POST", upstream.url + "/responses", json={}) as first,
+        httpx.Client(timeout=5.0) as other,
+        other.stream("POST", upstream.url + "/responses", json={}) as second,
+    ):
+        streams = [response.iter_raw() for response in (first, second)]
+        for chunks in streams:
+            next(chunks)
+
+        assert upstream.cut_held(reset=True) == 2
+        for chunks in streams:
+            with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+                next(chunks)
+
+
+def test_held_stream_ends_when_the_client_hangs_up(upstream: FakeUpstream, client: httpx.Client) -> None:
+    upstream.enqueue(held(b"event: x\ndata: {}\n\n"))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        next(response.iter_raw())
+
+    upstream.wait_for_idle(timeout=1.0)
+    assert upstream.cut_held() == 0
 
 
 def test_raw_stream_sends_exactly_these_chunks(upstream: FakeUpstream, client: httpx.Client) -> None:
