@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     # Client-facing API.
     "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "GATEWAY_LARGE_BODY_BYTES": 1024 * 1024,
+    "GATEWAY_MAX_LARGE_BODIES": 4,
     "GATEWAY_PING_INTERVAL": 15.0,
     "GATEWAY_MODEL_MAP": "*haiku*=gpt-5-mini,claude-*=gpt-5",
     "GATEWAY_MODELS": [
@@ -138,6 +140,16 @@ class GatewaySettings:
     def API_MIDDLEWARE(self) -> list[str]:
         """The middleware ``streaming.api.asgi_handler.APIHandler`` runs for API paths (native async only)."""
         return list(self._get("GATEWAY_API_MIDDLEWARE"))
+
+    @property
+    def LARGE_BODY_BYTES(self) -> int:
+        """A body this big or bigger counts as large (``GATEWAY_MAX_LARGE_BODIES``)."""
+        return int(self._get("GATEWAY_LARGE_BODY_BYTES"))
+
+    @property
+    def MAX_LARGE_BODIES(self) -> int:
+        """Large-body requests a worker lets in at once; one more gets 529 (bounds memory under big prompts)."""
+        return int(self._get("GATEWAY_MAX_LARGE_BODIES"))
 
     @property
     def PING_INTERVAL(self) -> float:
