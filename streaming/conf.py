@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_LARGE_BODY_BYTES": 1024 * 1024,
     "GATEWAY_MAX_LARGE_BODIES": 4,
     "GATEWAY_PING_INTERVAL": 15.0,
+    "GATEWAY_SHUTDOWN_GRACE_SECONDS": 30.0,
     "GATEWAY_MODEL_MAP": "*haiku*=gpt-5-mini,claude-*=gpt-5",
     "GATEWAY_MODELS": [
         "claude-opus-5-5",
@@ -150,6 +151,12 @@ class GatewaySettings:
     def MAX_LARGE_BODIES(self) -> int:
         """Large-body requests a worker lets in at once; one more gets 529 (bounds memory under big prompts)."""
         return int(self._get("GATEWAY_MAX_LARGE_BODIES"))
+
+    @property
+    def SHUTDOWN_GRACE_SECONDS(self) -> float:
+        """On SIGTERM, how long requests in flight may go on before they are ended cleanly (a stream with an
+        ``overloaded_error`` event, a waiting request with 529); see ``streaming.api.draining``."""
+        return float(self._get("GATEWAY_SHUTDOWN_GRACE_SECONDS"))
 
     @property
     def PING_INTERVAL(self) -> float:
