@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     # Client-facing API.
     "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "GATEWAY_BODY_TIMEOUT_SECONDS": 30.0,
     "GATEWAY_LARGE_BODY_BYTES": 1024 * 1024,
     "GATEWAY_MAX_LARGE_BODIES": 4,
     "GATEWAY_PING_INTERVAL": 15.0,
@@ -141,6 +142,11 @@ class GatewaySettings:
     def API_MIDDLEWARE(self) -> list[str]:
         """The middleware ``streaming.api.asgi_handler.APIHandler`` runs for API paths (native async only)."""
         return list(self._get("GATEWAY_API_MIDDLEWARE"))
+
+    @property
+    def BODY_TIMEOUT_SECONDS(self) -> float:
+        """Silence allowed between parts of a request body before the request is answered 408."""
+        return float(self._get("GATEWAY_BODY_TIMEOUT_SECONDS"))
 
     @property
     def LARGE_BODY_BYTES(self) -> int:
