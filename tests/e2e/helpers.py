@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -166,6 +167,56 @@ def create_client_key(env: Mapping[str, str], name: str) -> str:
     return lines[-1].strip()
 
 
+def create_superuser(env: Mapping[str, str], username: str, password: str) -> None:
+    """``createsuperuser --noinput`` with the ``DJANGO_SUPERUSER_*`` variables, as an operator scripts it."""
+    manage(
+        ["createsuperuser", "--noinput", "-v", "0"],
+        {
+            **env,
+            "DJANGO_SUPERUSER_USERNAME": username,
+            "DJANGO_SUPERUSER_PASSWORD": password,
+            "DJANGO_SUPERUSER_EMAIL": f"{username}@example.com",
+        },
+    )
+
+
+class AdminSession:
+    """Django's admin over plain HTTP with a logged-in session: what an operator's script does.
+
+    ``save`` posts a form the way the browser does (CSRF token from the cookie) and insists on the admin's
+    "saved" answer, a redirect; anything else (a form with errors) fails with the page's error list.
+    """
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=30.0)
+        self.client.get("/admin/login/")
+        self.save("/admin/login/?next=/admin/", {"username": username, "password": password})
+
+    def save(self, path: str, data: Mapping[str, str]) -> httpx.Response:
+        csrf = {"csrfmiddlewaretoken": self.client.cookies["csrftoken"]}
+        response = self.client.post(path, data={**data, **csrf})
+        if response.status_code != 302:
+            errors = re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.text, re.S)
+            raise AssertionError(f"POST {path} answered {response.status_code}, not a redirect: {errors}")
+        return response
+
+    def add(self, model: str, data: Mapping[str, str]) -> int:
+        """Add a ``streaming`` object through its admin form; its id ("save and continue" redirects to it)."""
+        response = self.save(f"/admin/streaming/{model}/add/", {**data, "_continue": "1"})
+        found = re.search(r"/(\d+)/change/", response.headers["location"])
+        assert found, response.headers["location"]
+        return int(found.group(1))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> AdminSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def _listening_socket() -> socket.socket:
     """A socket bound to a free loopback port, handed to uvicorn with ``--fd`` (no port race).
 
@@ -192,10 +243,20 @@ def start_gateway(
     log_path: Path,
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
+    bind_itself: bool = False,
 ) -> Gateway:
-    """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers."""
+    """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers.
+
+    The listening socket is handed over with ``--fd`` (no port race), unless ``bind_itself``: then uvicorn
+    binds the port, as in production, so that closing it at shutdown refuses new connections (an
+    inherited socket stays open in the process, and connections to it queue unanswered).
+    """
     sock = _listening_socket()
     port = sock.getsockname()[1]
+    where = ["--fd", str(sock.fileno())]
+    if bind_itself:
+        sock.close()
+        where = ["--host", "127.0.0.1", "--port", str(port)]
     log = log_path.open("ab")
     try:
         process = subprocess.Popen(
@@ -204,8 +265,7 @@ def start_gateway(
                 "-m",
                 "uvicorn",
                 app,
-                "--fd",
-                str(sock.fileno()),
+                *where,
                 "--no-access-log",
                 "--log-level",
                 "info",
@@ -217,7 +277,7 @@ def start_gateway(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            pass_fds=(sock.fileno(),),
+            pass_fds=() if bind_itself else (sock.fileno(),),
         )
     finally:
         log.close()
