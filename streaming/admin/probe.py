@@ -3,8 +3,8 @@
 Why ``/models`` rather than a tiny ``POST /responses``: it is free (no tokens billed), needs no model name,
 changes nothing, and OpenAI, Azure OpenAI and most compatible servers authenticate it. So it checks what
 goes wrong in practice: the base URL (a 404 usually means a missing ``/v1``), reachability and TLS (no
-answer), and the key (401/403). It goes through the gateway's shared client and its one header builder,
-so it sends exactly the auth scheme and extra headers real requests send. The result names the status,
+answer), and the key (401/403). It goes through ``streaming.upstream`` (the one module that calls the
+upstream) and the transport, so it sends exactly the auth scheme and extra headers real requests send. The result names the status,
 the latency and the upstream's own error message after the transport's redaction: never the key.
 """
 
@@ -16,11 +16,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2 as httpx  # the transport's client library (the maintained fork of httpx, same API)
-
-from streaming.transport import UpstreamConfig, build_upstream_headers, get_client
-from streaming.transport.errors import upstream_error_from_response
-from streaming.transport.openai import transport_error
+from streaming import upstream
+from streaming.transport import OpenAIUpstreamError, UpstreamConfig
 
 PROBE_PATH = "/models"
 PROBE_TIMEOUT_SECONDS = 10.0
@@ -55,11 +52,8 @@ def _listed_models(body: Any) -> list[str] | None:
     return [str(item["id"]) for item in data if isinstance(item, dict) and isinstance(item.get("id"), str)]
 
 
-def _success_detail(response: httpx.Response, routed_models: Collection[str]) -> str:
-    try:
-        listed = _listed_models(response.json())
-    except (ValueError, RecursionError):
-        listed = None
+def _success_detail(body: Any, routed_models: Collection[str]) -> str:
+    listed = _listed_models(body)
     if listed is None:
         return "The upstream answered, but not with a model list."
     detail = f"{len(listed)} model{'' if len(listed) == 1 else 's'} listed."
@@ -79,18 +73,11 @@ async def probe(config: UpstreamConfig, routed_models: Collection[str] = ()) -> 
         return round((time.perf_counter() - started) * 1000)
 
     try:
-        response = await get_client().get(
-            config.url(PROBE_PATH), headers=build_upstream_headers(config), timeout=PROBE_TIMEOUT_SECONDS
-        )
-    except httpx.HTTPError as exc:
-        return ProbeResult(config.name, None, elapsed(), transport_error(exc).message + ".")
-    latency = elapsed()
-    if response.is_error:
-        error = upstream_error_from_response(
-            response.status_code, response.content, response.headers, secrets=config.secrets
-        )
-        return ProbeResult(config.name, response.status_code, latency, error.message)
-    return ProbeResult(config.name, response.status_code, latency, _success_detail(response, routed_models))
+        status, body = await upstream.list_models(config, time_limit=PROBE_TIMEOUT_SECONDS)
+    except OpenAIUpstreamError as exc:  # its message is redacted and safe to show
+        answer = exc.message if exc.status_code else exc.message + "."
+        return ProbeResult(config.name, exc.status_code, elapsed(), answer)
+    return ProbeResult(config.name, status, elapsed(), _success_detail(body, routed_models))
 
 
 async def probe_all(targets: Sequence[tuple[UpstreamConfig, Collection[str]]]) -> list[ProbeResult]:

@@ -55,6 +55,9 @@ def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
                 response = error_response(error)
             if not isinstance(response, EventStreamResponse):
                 outcome.complete(response.status_code)
+            # The request log (streaming.observability) has this request's line: Django's own per-4xx/5xx
+            # line would be a second one (and a flood of wrong keys would be a flood of lines).
+            response._has_been_logged = True  # type: ignore[attr-defined]
             return stamp(response)
 
         wrapper.csrf_exempt = True  # type: ignore[attr-defined]
