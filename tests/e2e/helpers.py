@@ -207,6 +207,38 @@ class AdminSession:
         assert found, response.headers["location"]
         return int(found.group(1))
 
+    def create_client_key(self, name: str, **limits: str) -> tuple[int, str]:
+        """Add a client key through the admin; its id and the key the page shows once."""
+        form = {
+            "name": name,
+            "is_active": "on",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "allowed_models": "",
+            "rpm_limit": "",
+            "max_concurrent_streams": "",
+            **limits,
+            "csrfmiddlewaretoken": self.client.cookies["csrftoken"],
+        }
+        page = self.client.post("/admin/streaming/clientkey/add/", data=form)
+        key = re.search(r'value="(gwk_[A-Za-z0-9_-]+)"', page.text)
+        change = re.search(r"/admin/streaming/clientkey/(\d+)/change/", page.text)
+        assert page.status_code == 200 and key and change, page.text[:2000]
+        return int(change.group(1)), key.group(1)
+
+    def change_client_key(self, key_id: int, name: str, **fields: str) -> None:
+        """Save a client key's change form with these fields (an unchecked box is left out, as browsers do)."""
+        form = {
+            "name": name,
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "allowed_models": "",
+            "rpm_limit": "",
+            "max_concurrent_streams": "",
+            **fields,
+        }
+        self.save(f"/admin/streaming/clientkey/{key_id}/change/", form)
+
     def close(self) -> None:
         self.client.close()
 
