@@ -121,7 +121,7 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis when REDIS_URL is set (shared by every worker: config version, limits, learned capabilities),
-# else this process's memory (python manage.py check warns when that meets several workers).
+# else this process's memory: streaming.W004 warns under WEB_CONCURRENCY > 1 and under check --deploy.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
     if os.environ.get("REDIS_URL")
