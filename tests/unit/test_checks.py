@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -12,6 +14,9 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from streaming.checks import check_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK_ID = re.compile(r"streaming\.[EW]\d{3}")
 
 CONFIGURED = {"OPENAI_API_KEY": "sk-test"}
 LOCAL_MEMORY = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -138,6 +143,12 @@ def test_local_memory_with_one_worker_passes_the_everyday_checks(
 ) -> None:
     monkeypatch.setenv("WEB_CONCURRENCY", workers)
     assert ids(CACHES=LOCAL_MEMORY) == []
+
+
+def test_every_check_id_is_explained_in_docs_integrate() -> None:
+    reported = set(CHECK_ID.findall((ROOT / "streaming" / "checks.py").read_text()))
+    explained = set(CHECK_ID.findall((ROOT / "docs" / "integrate.md").read_text()))
+    assert reported - explained == set()
 
 
 def deploy_ids(**overrides: object) -> list[str]:
