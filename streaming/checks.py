@@ -22,6 +22,7 @@ _COUNT_MODES = ("auto", "upstream", "local")
 MAX_POOL_TIMEOUT = 2.0
 """Longest a request may queue for an upstream connection (issue 9): past it, 529 beats waiting."""
 _OWN_RANGE = frozenset({"GATEWAY_POOL_TIMEOUT"})  # numeric settings checked below rather than as positive
+_MAY_BE_ZERO = frozenset({"GATEWAY_UPSTREAM_RETRIES"})  # 0 turns the feature off
 PROCESS_LOCAL_CACHES = frozenset({"django.core.cache.backends.locmem.LocMemCache"})
 """Cache backends each worker process keeps to itself: limits, the config version and learned facts live there."""
 
@@ -58,10 +59,11 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         )
     for name in (name for name in NUMERIC_SETTINGS if name not in _OWN_RANGE):
         value = _setting(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        lowest_ok = 0 if name in _MAY_BE_ZERO else 1e-9
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < lowest_ok:
             errors.append(
                 Error(
-                    f"{name} must be a positive number.",
+                    f"{name} must be a {'non-negative' if name in _MAY_BE_ZERO else 'positive'} number.",
                     hint=f"Default: {DEFAULTS[name]!r}.",
                     id="streaming.E003",
                 )

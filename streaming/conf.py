@@ -22,10 +22,14 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_POOL_TIMEOUT": 1.0,
     "GATEWAY_MAX_CONNECTIONS": 200,
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
+    "GATEWAY_UPSTREAM_RETRIES": 2,
+    "GATEWAY_UPSTREAM_RETRY_SECONDS": 5.0,
     "GATEWAY_KEEPALIVE_EXPIRY": 5.0,
     # Client-facing API.
     "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "GATEWAY_LARGE_BODY_BYTES": 1024 * 1024,
+    "GATEWAY_MAX_LARGE_BODIES": 4,
     "GATEWAY_PING_INTERVAL": 15.0,
     "GATEWAY_MODEL_MAP": "*haiku*=gpt-5-mini,claude-*=gpt-5",
     "GATEWAY_MODELS": [
@@ -118,6 +122,16 @@ class GatewaySettings:
         return float(self._get("GATEWAY_KEEPALIVE_EXPIRY"))
 
     @property
+    def UPSTREAM_RETRIES(self) -> int:
+        """Retries of a transient upstream failure before any byte reached the client (``streaming.upstream``)."""
+        return int(self._get("GATEWAY_UPSTREAM_RETRIES"))
+
+    @property
+    def UPSTREAM_RETRY_SECONDS(self) -> float:
+        """No retry starts later than this many seconds after the first attempt."""
+        return float(self._get("GATEWAY_UPSTREAM_RETRY_SECONDS"))
+
+    @property
     def MAX_BODY_BYTES(self) -> int:
         """Largest accepted request body; larger ones get 413 ``request_too_large`` (Anthropic allows 32 MB)."""
         return int(self._get("GATEWAY_MAX_BODY_BYTES"))
@@ -126,6 +140,16 @@ class GatewaySettings:
     def API_MIDDLEWARE(self) -> list[str]:
         """The middleware ``streaming.api.asgi_handler.APIHandler`` runs for API paths (native async only)."""
         return list(self._get("GATEWAY_API_MIDDLEWARE"))
+
+    @property
+    def LARGE_BODY_BYTES(self) -> int:
+        """A body this big or bigger counts as large (``GATEWAY_MAX_LARGE_BODIES``)."""
+        return int(self._get("GATEWAY_LARGE_BODY_BYTES"))
+
+    @property
+    def MAX_LARGE_BODIES(self) -> int:
+        """Large-body requests a worker lets in at once; one more gets 529 (bounds memory under big prompts)."""
+        return int(self._get("GATEWAY_MAX_LARGE_BODIES"))
 
     @property
     def PING_INTERVAL(self) -> float:

@@ -69,14 +69,18 @@ async def _create_message(request: HttpRequest, outcome: Outcome, *, always_stre
     route = await _route(body, identity, outcome)
     outcome.stream = always_stream or body.get("stream") is True
     admit(identity, outcome, stream=outcome.stream)
-    translated = translate_request(body, route.target, signing_key=gateway_settings.SIGNING_KEY)
+    payload, context = translate_request(body, route.target, signing_key=gateway_settings.SIGNING_KEY)
+    # The request is held once from here on: the parsed body goes now, the payload once it is sent.
+    del body
     secrets = route.upstream.secrets
     if outcome.stream:
-        translator = StreamTranslator(translated.context, request_id=request_id(), secrets=secrets)
-        stream = await upstream.open_stream(route, translated.payload)
+        translator = StreamTranslator(context, request_id=request_id(), secrets=secrets)
+        stream = await upstream.open_stream(route, payload)
+        del payload
         return await start_relay(stream, translator, outcome, ping_interval=gateway_settings.PING_INTERVAL)
-    answer = await upstream.create(route, translated.payload)
-    message = response_to_message(answer, translated.context, secrets=secrets)
+    answer = await upstream.create(route, payload)
+    del payload
+    message = response_to_message(answer, context, secrets=secrets)
     outcome.stop_reason = message["stop_reason"]
     outcome.set_usage(message["usage"])
     return json_response(message)

@@ -11,7 +11,7 @@ at once.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -177,6 +177,15 @@ class OpenAIStream:
         await self._response.aclose()
 
 
+async def _sent_once(body: bytes) -> AsyncIterator[bytes]:
+    """The body as a one-chunk stream: once written, nothing keeps it alive.
+
+    Given as bytes, httpx keeps the body on the request, which the response (and so the open stream)
+    references to its end: a stream with a 30 MB prompt would hold 30 MB for minutes.
+    """
+    yield body
+
+
 async def open_openai_stream(payload: Mapping[str, Any], upstream: UpstreamConfig) -> OpenAIStream:
     """``POST {base}/responses`` with ``stream: true``, up to the response's status and headers.
 
@@ -185,13 +194,17 @@ async def open_openai_stream(payload: Mapping[str, Any], upstream: UpstreamConfi
     """
     upstream.require_key()
     client = get_client()
+    body = encode_payload({**payload, "stream": True})
+    headers = build_upstream_headers(upstream, stream=True)
+    headers["Content-Length"] = str(len(body))
     request = client.build_request(
         "POST",
         upstream.url("/responses"),
-        content=encode_payload({**payload, "stream": True}),
-        headers=build_upstream_headers(upstream, stream=True),
+        content=_sent_once(body),
+        headers=headers,
         timeout=httpx_timeout(upstream.timeouts),
     )
+    del body
     try:
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:

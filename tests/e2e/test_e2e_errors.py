@@ -233,7 +233,7 @@ def test_upstream_http_error_raises_the_matching_sdk_exception(
     client_status: int,
     error_type: str,
 ) -> None:
-    upstream.enqueue(error(status, {"error": {**upstream_error, "param": None}}))
+    upstream.set_default(error(status, {"error": {**upstream_error, "param": None}}))  # every attempt
 
     with pytest.raises(exception) as caught:
         client.messages.create(**REQUEST)
@@ -389,17 +389,19 @@ def test_upstream_key_never_appears_in_any_answer(
             "type": "invalid_request_error",
         }
     }
-    for status in (400, 401, 403, 404, 429, 500, 503):
-        upstream.enqueue(error(status, echoing, headers={"x-echo": key}))
-    upstream.enqueue(error(500, f"upstream stack trace with {key}"))
     headers = anthropic_headers(gateway.client_key)
-
-    answers = [http.post("/v1/messages", json=REQUEST, headers=headers) for _ in range(8)]
+    answers = []
+    for behaviour in [
+        *(error(status, echoing, headers={"x-echo": key}) for status in (400, 401, 403, 404, 429, 500, 503)),
+        error(500, f"upstream stack trace with {key}"),
+    ]:
+        upstream.set_default(behaviour)  # the same answer however often the gateway retries
+        answers.append(http.post("/v1/messages", json=REQUEST, headers=headers))
     answers.append(http.post("/v1/messages", content=b"{", headers=headers))
     answers.append(http.get("/v1/models", headers=headers))
     answers.append(http.post("/v1/messages", json=REQUEST, headers={**headers, "x-api-key": key}))
 
-    assert len(upstream.requests) == 8
+    assert len(upstream.requests) >= 8
     for response in answers:
         assert key not in response.text
         assert key[8:] not in response.text

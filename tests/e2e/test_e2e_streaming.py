@@ -442,7 +442,7 @@ def test_upstream_error_before_the_stream_is_an_http_status(
     exception: type[Exception],
     client_status: int,
 ) -> None:
-    upstream.enqueue(error(status))
+    upstream.set_default(error(status))  # every attempt
 
     with (
         pytest.raises(exception) as caught,
