@@ -28,14 +28,17 @@ def _fresh_control_plane(settings: Any) -> Iterator[None]:
     (and then flushes them itself): a background writer outliving its test would write into the next."""
     from django.core.cache import cache
 
+    from streaming.api import draining
     from streaming.control.registry import registry
 
     settings.GATEWAY_RECORD_USAGE = False
     cache.clear()
     registry.reset()
+    draining.reset()
     yield
     cache.clear()
     registry.reset()
+    draining.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)

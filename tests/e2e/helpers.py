@@ -199,12 +199,22 @@ def start_gateway(
     log_path: Path,
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
+    bind_itself: bool = False,
     python: str = sys.executable,
     cwd: Path = REPO_ROOT,
 ) -> Gateway:
-    """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers."""
+    """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers.
+
+    The listening socket is handed over with ``--fd`` (no port race), unless ``bind_itself``: then uvicorn
+    binds the port, as in production, so that closing it at shutdown refuses new connections (an
+    inherited socket stays open in the process, and connections to it queue unanswered).
+    """
     sock = _listening_socket()
     port = sock.getsockname()[1]
+    where = ["--fd", str(sock.fileno())]
+    if bind_itself:
+        sock.close()
+        where = ["--host", "127.0.0.1", "--port", str(port)]
     log = log_path.open("ab")
     try:
         process = subprocess.Popen(
@@ -213,8 +223,7 @@ def start_gateway(
                 "-m",
                 "uvicorn",
                 app,
-                "--fd",
-                str(sock.fileno()),
+                *where,
                 "--no-access-log",
                 "--log-level",
                 "info",
@@ -226,7 +235,7 @@ def start_gateway(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            pass_fds=(sock.fileno(),),
+            pass_fds=() if bind_itself else (sock.fileno(),),
         )
     finally:
         log.close()

@@ -238,3 +238,18 @@ async def test_past_the_large_body_bound_a_request_gets_529_at_once_and_the_slot
         while (await communicator.receive_output(5)).get("more_body"):
             pass
         await communicator.wait(2)
+
+
+async def test_a_body_that_stops_arriving_is_answered_408_after_the_timeout() -> None:
+    with override_settings(GATEWAY_BODY_TIMEOUT_SECONDS=0.2):
+        communicator = ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")]))
+        await communicator.send_input({"type": "http.request", "body": b"{", "more_body": True})
+        started = time.monotonic()
+        start = await communicator.receive_output(5)
+        body = await communicator.receive_output(5)
+        waited = time.monotonic() - started
+        await communicator.wait(2)
+
+    assert start["status"] == 408
+    assert json.loads(body["body"])["error"]["type"] == "timeout_error"
+    assert 0.2 <= waited < 2
