@@ -140,11 +140,15 @@ def drop_services(env: Mapping[str, str]) -> None:
         drop_database(server + "/postgres", name)
 
 
-def manage(args: list[str], env: Mapping[str, str]) -> str:
-    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams."""
+def manage(
+    args: list[str], env: Mapping[str, str], *, python: str = sys.executable, cwd: Path = REPO_ROOT
+) -> str:
+    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams.
+
+    ``python`` and ``cwd`` name another interpreter and site (the host-site test's virtualenv)."""
     result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
+        [python, "manage.py", *args],
+        cwd=cwd,
         env=dict(env),
         capture_output=True,
         text=True,
@@ -159,9 +163,12 @@ def manage(args: list[str], env: Mapping[str, str]) -> str:
     return result.stdout
 
 
-def create_client_key(env: Mapping[str, str], name: str) -> str:
+def create_client_key(
+    env: Mapping[str, str], name: str, *, python: str = sys.executable, cwd: Path = REPO_ROOT
+) -> str:
     """``createclientkey`` prints the key alone on its last stdout line."""
-    lines = [line for line in manage(["createclientkey", name], env).splitlines() if line.strip()]
+    output = manage(["createclientkey", name], env, python=python, cwd=cwd)
+    lines = [line for line in output.splitlines() if line.strip()]
     if not lines:
         raise RuntimeError("createclientkey printed nothing")
     return lines[-1].strip()
@@ -276,6 +283,8 @@ def start_gateway(
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
     bind_itself: bool = False,
+    python: str = sys.executable,
+    cwd: Path = REPO_ROOT,
 ) -> Gateway:
     """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers.
 
@@ -293,7 +302,7 @@ def start_gateway(
     try:
         process = subprocess.Popen(
             [
-                sys.executable,
+                python,
                 "-m",
                 "uvicorn",
                 app,
@@ -304,7 +313,7 @@ def start_gateway(
                 "--timeout-graceful-shutdown",
                 "3",
             ],
-            cwd=REPO_ROOT,
+            cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
