@@ -140,11 +140,15 @@ def drop_services(env: Mapping[str, str]) -> None:
         drop_database(server + "/postgres", name)
 
 
-def manage(args: list[str], env: Mapping[str, str]) -> str:
-    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams."""
+def manage(
+    args: list[str], env: Mapping[str, str], *, python: str = sys.executable, cwd: Path = REPO_ROOT
+) -> str:
+    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams.
+
+    ``python`` and ``cwd`` name another interpreter and site (the host-site test's virtualenv)."""
     result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
+        [python, "manage.py", *args],
+        cwd=cwd,
         env=dict(env),
         capture_output=True,
         text=True,
@@ -159,9 +163,12 @@ def manage(args: list[str], env: Mapping[str, str]) -> str:
     return result.stdout
 
 
-def create_client_key(env: Mapping[str, str], name: str) -> str:
+def create_client_key(
+    env: Mapping[str, str], name: str, *, python: str = sys.executable, cwd: Path = REPO_ROOT
+) -> str:
     """``createclientkey`` prints the key alone on its last stdout line."""
-    lines = [line for line in manage(["createclientkey", name], env).splitlines() if line.strip()]
+    output = manage(["createclientkey", name], env, python=python, cwd=cwd)
+    lines = [line for line in output.splitlines() if line.strip()]
     if not lines:
         raise RuntimeError("createclientkey printed nothing")
     return lines[-1].strip()
@@ -207,6 +214,38 @@ class AdminSession:
         assert found, response.headers["location"]
         return int(found.group(1))
 
+    def create_client_key(self, name: str, **limits: str) -> tuple[int, str]:
+        """Add a client key through the admin; its id and the key the page shows once."""
+        form = {
+            "name": name,
+            "is_active": "on",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "allowed_models": "",
+            "rpm_limit": "",
+            "max_concurrent_streams": "",
+            **limits,
+            "csrfmiddlewaretoken": self.client.cookies["csrftoken"],
+        }
+        page = self.client.post("/admin/streaming/clientkey/add/", data=form)
+        key = re.search(r'value="(gwk_[A-Za-z0-9_-]+)"', page.text)
+        change = re.search(r"/admin/streaming/clientkey/(\d+)/change/", page.text)
+        assert page.status_code == 200 and key and change, page.text[:2000]
+        return int(change.group(1)), key.group(1)
+
+    def change_client_key(self, key_id: int, name: str, **fields: str) -> None:
+        """Save a client key's change form with these fields (an unchecked box is left out, as browsers do)."""
+        form = {
+            "name": name,
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "allowed_models": "",
+            "rpm_limit": "",
+            "max_concurrent_streams": "",
+            **fields,
+        }
+        self.save(f"/admin/streaming/clientkey/{key_id}/change/", form)
+
     def close(self) -> None:
         self.client.close()
 
@@ -244,6 +283,8 @@ def start_gateway(
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
     bind_itself: bool = False,
+    python: str = sys.executable,
+    cwd: Path = REPO_ROOT,
 ) -> Gateway:
     """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers.
 
@@ -261,7 +302,7 @@ def start_gateway(
     try:
         process = subprocess.Popen(
             [
-                sys.executable,
+                python,
                 "-m",
                 "uvicorn",
                 app,
@@ -272,7 +313,7 @@ def start_gateway(
                 "--timeout-graceful-shutdown",
                 "3",
             ],
-            cwd=REPO_ROOT,
+            cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
