@@ -28,6 +28,7 @@ import pytest
 
 from tests.e2e.helpers import (
     REPO_ROOT,
+    AdminSession,
     Gateway,
     answer,
     create_client_key,
@@ -261,6 +262,40 @@ def test_the_host_sites_own_pages_are_untouched(site: Gateway) -> None:
     response = httpx.get(f"{site.base_url}/admin/login/")
     assert response.status_code == 200
     assert "Django administration" in response.text
+
+
+OPERATOR_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def operator(host: HostSite) -> str:
+    """A superuser of the host site, made the way docs/integrate.md says (createsuperuser --noinput)."""
+    manage(
+        ["createsuperuser", "--noinput", "-v", "0"],
+        {
+            **host.env,
+            "DJANGO_SUPERUSER_USERNAME": "operator",
+            "DJANGO_SUPERUSER_PASSWORD": OPERATOR_PASSWORD,
+            "DJANGO_SUPERUSER_EMAIL": "operator@example.com",
+        },
+        python=host.python,
+        cwd=host.site_dir,
+    )
+    return "operator"
+
+
+def test_the_apps_admin_pages_open_in_the_host_sites_admin(operator: str, site: Gateway) -> None:
+    paths = (
+        "/admin/streaming/upstream/",
+        "/admin/streaming/modelroute/",
+        "/admin/streaming/clientkey/add/",
+        "/admin/streaming/usagerecord/chart/",
+    )
+    with AdminSession(site.base_url, operator, OPERATOR_PASSWORD) as admin:
+        pages = {path: admin.client.get(path) for path in paths}
+
+    assert {path: page.status_code for path, page in pages.items()} == dict.fromkeys(paths, 200)
+    assert "<svg" in pages["/admin/streaming/usagerecord/chart/"].text
 
 
 def test_startproject_asgi_runs_the_api_behind_the_host_middleware(sites: dict[str, Gateway]) -> None:
