@@ -64,3 +64,25 @@ def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
         return wrapper
 
     return decorator
+
+
+def operator_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
+    """For the operator's endpoints (``/healthz``, ``/metrics``): allowed methods (405 in the envelope) and
+    request ids, but no outcome, so no usage record, request log line or metric for each probe or scrape."""
+    allowed = frozenset(methods)
+
+    def decorator(view: AsyncView) -> AsyncView:
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.method not in allowed:
+                error = MethodNotAllowedError(
+                    f"Method {request.method} is not allowed for this endpoint.",
+                    headers={"Allow": ", ".join(sorted(allowed))},
+                )
+                return stamp(error_response(error))
+            return stamp(await view(request, *args, **kwargs))
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

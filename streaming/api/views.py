@@ -13,16 +13,16 @@ from django.utils.crypto import constant_time_compare
 
 from streaming import upstream
 from streaming.api.body import read_json_body
-from streaming.api.decorators import api_view
+from streaming.api.decorators import api_view, operator_view
 from streaming.api.model_list import model_info, model_page
 from streaming.api.relay import start_relay
-from streaming.api.responses import error_response, json_response, request_id, stamp
+from streaming.api.responses import error_response, json_response, request_id
 from streaming.conf import gateway_settings
 from streaming.control.auth import authenticate, check_model_allowed
 from streaming.control.limits import admit
 from streaming.control.registry import ClientIdentity, registry
 from streaming.control.routing import Route, route_for, served_models, serves
-from streaming.errors import AuthenticationError, MethodNotAllowedError, NotFoundError
+from streaming.errors import AuthenticationError, NotFoundError
 from streaming.observability import metrics
 from streaming.outcome import Outcome
 from streaming.translate.request import translate_request
@@ -30,16 +30,13 @@ from streaming.translate.response import response_to_message
 from streaming.translate.stream import StreamTranslator
 
 
+@operator_view("GET", "HEAD")
 async def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness: the process serves requests (no key, no upstream call, no usage record: not ``api_view``)."""
-    if request.method not in ("GET", "HEAD"):
-        error = MethodNotAllowedError(
-            f"Method {request.method} is not allowed for this endpoint.", headers={"Allow": "GET, HEAD"}
-        )
-        return stamp(error_response(error))
+    """Liveness: the process serves requests (no key, no upstream call)."""
     return JsonResponse({"status": "ok"})
 
 
+@operator_view("GET")
 async def metrics_page(request: HttpRequest) -> HttpResponse:
     """``GET /metrics`` (Prometheus): 404 unless ``GATEWAY_METRICS_TOKEN`` is set, then Bearer auth."""
     token = gateway_settings.METRICS_TOKEN

@@ -174,3 +174,14 @@ async def test_a_crash_outside_the_api_is_still_logged_with_its_traceback(
     assert not getattr(
         response, "_has_been_logged", False
     )  # Django's own log line (with the traceback) stays
+
+
+@pytest.mark.anyio
+async def test_the_metrics_page_answers_get_only_and_stamps_its_errors() -> None:
+    client = AsyncClient()
+    with override_settings(GATEWAY_METRICS_TOKEN="scrape-token"):
+        posted = await client.post("/metrics", headers={"authorization": "Bearer scrape-token"})
+        refused = await client.get("/metrics")
+
+    assert posted.status_code == 405 and posted["allow"] == "GET"
+    assert refused["request-id"].startswith("req_")
