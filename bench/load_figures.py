@@ -25,7 +25,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.helpers import THIS_CHECKOUT, Checkout
 from tests.fakes.upstream import FakeUpstream
 from tests.load import scenarios
 from tests.load.gateways import SMALL_POOL_SLOTS, SMALL_POOL_WAIT, LoadGateways
@@ -62,11 +61,10 @@ def main() -> None:
         "checkout", nargs="?", type=Path, help="a checkout with its own .venv (default: this one)"
     )
     args = parser.parse_args()
-    checkout = THIS_CHECKOUT
+    where: dict[str, Any] = {}
     if args.checkout is not None:
         root = args.checkout.resolve()
-        checkout = Checkout(root, str(root / ".venv" / "bin" / "python"))
-    this = checkout == THIS_CHECKOUT
+        where = {"python": str(root / ".venv" / "bin" / "python"), "cwd": root}
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(postgres_server()).rsplit("/", 1)[0]
         redis = stack.enter_context(redis_server())
@@ -76,9 +74,10 @@ def main() -> None:
         }
         fake = stack.enter_context(FakeUpstream())
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        gateways = LoadGateways(data_dir, fake, services, checkout=checkout, metrics=this)
+        gateways = LoadGateways(data_dir, fake, services, metrics=not where, **where)
         stack.callback(gateways.stop)
-        print(json.dumps({"checkout": str(checkout.root), **asyncio.run(measure(gateways))}, indent=1))
+        checkout = str(where.get("cwd", "this checkout"))
+        print(json.dumps({"checkout": checkout, **asyncio.run(measure(gateways))}, indent=1))
 
 
 if __name__ == "__main__":

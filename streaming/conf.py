@@ -28,9 +28,11 @@ DEFAULTS: dict[str, Any] = {
     # Client-facing API.
     "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "GATEWAY_BODY_TIMEOUT_SECONDS": 30.0,
     "GATEWAY_LARGE_BODY_BYTES": 1024 * 1024,
     "GATEWAY_MAX_LARGE_BODIES": 4,
     "GATEWAY_PING_INTERVAL": 15.0,
+    "GATEWAY_SHUTDOWN_GRACE_SECONDS": 30.0,
     "GATEWAY_MODEL_MAP": "*haiku*=gpt-5-mini,claude-*=gpt-5",
     "GATEWAY_MODELS": [
         "claude-opus-5-5",
@@ -142,6 +144,11 @@ class GatewaySettings:
         return list(self._get("GATEWAY_API_MIDDLEWARE"))
 
     @property
+    def BODY_TIMEOUT_SECONDS(self) -> float:
+        """Silence allowed between parts of a request body before the request is answered 408."""
+        return float(self._get("GATEWAY_BODY_TIMEOUT_SECONDS"))
+
+    @property
     def LARGE_BODY_BYTES(self) -> int:
         """A body this big or bigger counts as large (``GATEWAY_MAX_LARGE_BODIES``)."""
         return int(self._get("GATEWAY_LARGE_BODY_BYTES"))
@@ -150,6 +157,12 @@ class GatewaySettings:
     def MAX_LARGE_BODIES(self) -> int:
         """Large-body requests a worker lets in at once; one more gets 529 (bounds memory under big prompts)."""
         return int(self._get("GATEWAY_MAX_LARGE_BODIES"))
+
+    @property
+    def SHUTDOWN_GRACE_SECONDS(self) -> float:
+        """On SIGTERM, how long requests in flight may go on before they are ended cleanly (a stream with an
+        ``overloaded_error`` event, a waiting request with 529); see ``streaming.api.draining``."""
+        return float(self._get("GATEWAY_SHUTDOWN_GRACE_SECONDS"))
 
     @property
     def PING_INTERVAL(self) -> float:

@@ -7,6 +7,7 @@
      ├── PermissionDeniedError                   403 permission_error
      ├── NotFoundError                           404 not_found_error
      ├── MethodNotAllowedError                   405 invalid_request_error
+     ├── RequestTimeoutError                     408 timeout_error
      ├── RequestTooLargeError                    413 request_too_large
      ├── RateLimitError                          429 rate_limit_error
      ├── BadGatewayError                           502 api_error
@@ -73,6 +74,14 @@ class MethodNotAllowedError(GatewayError):
     status = 405
     error_type = "invalid_request_error"
     default_message = "Method not allowed."
+
+
+class RequestTimeoutError(GatewayError):
+    """The client's request body stopped arriving (the SDKs retry 408)."""
+
+    status = 408
+    error_type = "timeout_error"
+    default_message = "The request body did not arrive in time."
 
 
 class RequestTooLargeError(GatewayError):

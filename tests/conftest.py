@@ -40,37 +40,17 @@ def _fresh_control_plane(settings: Any) -> Iterator[None]:
     (and then flushes them itself): a background writer outliving its test would write into the next."""
     from django.core.cache import cache
 
+    from streaming.api import draining
     from streaming.control.registry import registry
 
     settings.GATEWAY_RECORD_USAGE = False
     cache.clear()
     registry.reset()
+    draining.reset()
     yield
     cache.clear()
     registry.reset()
-
-
-def _forget_connections() -> None:
-    """Close this thread's database connections and forget them (SQLite's in-memory test database ignores
-    ``close()``; forgotten, the next request here finds none to check)."""
-    from django.db import connections
-
-    for connection in connections.all(initialized_only=True):
-        connection.close()
-        del connections[connection.alias]
-
-
-@pytest.fixture(autouse=True)
-def _shared_thread_keeps_no_connection(django_db_blocker: Any) -> Iterator[None]:
-    """On the API path Django's per-request receivers (``close_old_connections``) run in asgiref's one shared
-    thread (``streaming/api/asgi_handler.py``). A test whose ``sync_to_async`` used the database there leaves
-    a connection behind, which the next request would check, maybe in a test where the database is closed
-    to it. Production runs no database code in that thread."""
-    yield
-    from asgiref.sync import SyncToAsync
-
-    with django_db_blocker.unblock():
-        SyncToAsync.single_thread_executor.submit(_forget_connections).result()
+    draining.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)

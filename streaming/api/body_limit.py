@@ -6,6 +6,10 @@ or view runs, so the view's own size check comes only after, say, 300 MB were re
 before the client key was checked. Wrapped in this, the application answers 413 ``request_too_large``
 as soon as the declared or received size passes ``GATEWAY_MAX_BODY_BYTES``.
 
+A body that stops arriving is given up after ``GATEWAY_BODY_TIMEOUT_SECONDS`` without a byte (408
+``timeout_error``): without it, a client that sends half a request holds a connection and a file
+descriptor for as long as it likes (a front proxy's ``client_body_timeout`` does the same, earlier).
+
 A large body costs memory while it is parsed, translated and sent upstream (a few times its size at
 the peak), until the upstream answers (the payload is kept for a retry). At most
 ``GATEWAY_MAX_LARGE_BODIES`` requests with a body of ``GATEWAY_LARGE_BODY_BYTES`` or more are let in at
@@ -21,6 +25,7 @@ it a worker stayed 70 MB bigger after one 30 MB body, docs/load.md).
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import json
 import uuid
@@ -28,7 +33,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from streaming.conf import gateway_settings
-from streaming.errors import GatewayError, OverloadedError, RequestTooLargeError, envelope
+from streaming.errors import (
+    GatewayError,
+    OverloadedError,
+    RequestTimeoutError,
+    RequestTooLargeError,
+    envelope,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,6 +82,10 @@ def _too_large(limit: int) -> GatewayError:
     return RequestTooLargeError(f"Request body exceeds the limit of {limit} bytes.")
 
 
+def _too_slow(seconds: float) -> GatewayError:
+    return RequestTimeoutError(f"The request body did not arrive: nothing for {seconds:g} s.")
+
+
 def _too_many_large() -> GatewayError:
     return OverloadedError(
         "Too many large requests are in flight on this worker; retry shortly.",
@@ -108,8 +123,9 @@ class BodySizeLimit:
                 return
             holding = True
         received = 0
-        started = False
+        started = body_complete = False
         refusal: GatewayError | None = None
+        patience = gateway_settings.BODY_TIMEOUT_SECONDS
 
         def release() -> None:
             nonlocal holding
@@ -120,9 +136,17 @@ class BodySizeLimit:
                     release_free_memory()
 
         async def limited_receive() -> Message:
-            nonlocal received, refusal, holding
-            message = await receive()
+            nonlocal received, refusal, holding, body_complete
+            if body_complete:  # after the body, the server only waits for the client to leave
+                return await receive()
+            try:
+                async with asyncio.timeout(patience):
+                    message = await receive()
+            except TimeoutError:
+                refusal = _too_slow(patience)
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
+                body_complete = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
                     refusal = _too_large(limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -37,18 +38,6 @@ from tests.fakes.upstream import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO_ROOT / "tests" / "node"
 
-
-@dataclass(frozen=True)
-class Checkout:
-    """Where a gateway process runs from: a checkout and the Python that has its requirements."""
-
-    root: Path
-    python: str
-
-
-THIS_CHECKOUT = Checkout(REPO_ROOT, sys.executable)
-"""This checkout, run by the test's own interpreter (``bench/load_figures.py`` also runs older ones)."""
-
 # Variables of the test runner's environment that would change how the gateway under test behaves.
 _GATEWAY_ENV_PREFIXES = ("GATEWAY_", "OPENAI_", "DJANGO_", "ANTHROPIC_")
 _GATEWAY_ENV_NAMES = {"SECRET_KEY", "DATABASE_URL", "DATABASE_CONN_MAX_AGE", "LOG_LEVEL", "REDIS_URL"}
@@ -69,7 +58,6 @@ class Gateway:
     log_path: Path
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    checkout: Checkout = THIS_CHECKOUT
 
     def log_size(self) -> int:
         try:
@@ -152,11 +140,15 @@ def drop_services(env: Mapping[str, str]) -> None:
         drop_database(server + "/postgres", name)
 
 
-def manage(args: list[str], env: Mapping[str, str], checkout: Checkout = THIS_CHECKOUT) -> str:
-    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams."""
+def manage(
+    args: list[str], env: Mapping[str, str], *, python: str = sys.executable, cwd: Path = REPO_ROOT
+) -> str:
+    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams.
+
+    ``python`` and ``cwd`` name another interpreter and site (the host-site test's virtualenv)."""
     result = subprocess.run(
-        [checkout.python, "manage.py", *args],
-        cwd=checkout.root,
+        [python, "manage.py", *args],
+        cwd=cwd,
         env=dict(env),
         capture_output=True,
         text=True,
@@ -171,12 +163,97 @@ def manage(args: list[str], env: Mapping[str, str], checkout: Checkout = THIS_CH
     return result.stdout
 
 
-def create_client_key(env: Mapping[str, str], name: str, checkout: Checkout = THIS_CHECKOUT) -> str:
+def create_client_key(
+    env: Mapping[str, str], name: str, *, python: str = sys.executable, cwd: Path = REPO_ROOT
+) -> str:
     """``createclientkey`` prints the key alone on its last stdout line."""
-    lines = [line for line in manage(["createclientkey", name], env, checkout).splitlines() if line.strip()]
+    output = manage(["createclientkey", name], env, python=python, cwd=cwd)
+    lines = [line for line in output.splitlines() if line.strip()]
     if not lines:
         raise RuntimeError("createclientkey printed nothing")
     return lines[-1].strip()
+
+
+def create_superuser(env: Mapping[str, str], username: str, password: str) -> None:
+    """``createsuperuser --noinput`` with the ``DJANGO_SUPERUSER_*`` variables, as an operator scripts it."""
+    manage(
+        ["createsuperuser", "--noinput", "-v", "0"],
+        {
+            **env,
+            "DJANGO_SUPERUSER_USERNAME": username,
+            "DJANGO_SUPERUSER_PASSWORD": password,
+            "DJANGO_SUPERUSER_EMAIL": f"{username}@example.com",
+        },
+    )
+
+
+class AdminSession:
+    """Django's admin over plain HTTP with a logged-in session: what an operator's script does.
+
+    ``save`` posts a form the way the browser does (CSRF token from the cookie) and insists on the admin's
+    "saved" answer, a redirect; anything else (a form with errors) fails with the page's error list.
+    """
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=30.0)
+        self.client.get("/admin/login/")
+        self.save("/admin/login/?next=/admin/", {"username": username, "password": password})
+
+    def save(self, path: str, data: Mapping[str, str]) -> httpx.Response:
+        csrf = {"csrfmiddlewaretoken": self.client.cookies["csrftoken"]}
+        response = self.client.post(path, data={**data, **csrf})
+        if response.status_code != 302:
+            errors = re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.text, re.S)
+            raise AssertionError(f"POST {path} answered {response.status_code}, not a redirect: {errors}")
+        return response
+
+    def add(self, model: str, data: Mapping[str, str]) -> int:
+        """Add a ``streaming`` object through its admin form; its id ("save and continue" redirects to it)."""
+        response = self.save(f"/admin/streaming/{model}/add/", {**data, "_continue": "1"})
+        found = re.search(r"/(\d+)/change/", response.headers["location"])
+        assert found, response.headers["location"]
+        return int(found.group(1))
+
+    def create_client_key(self, name: str, **limits: str) -> tuple[int, str]:
+        """Add a client key through the admin; its id and the key the page shows once."""
+        form = {
+            "name": name,
+            "is_active": "on",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "allowed_models": "",
+            "rpm_limit": "",
+            "max_concurrent_streams": "",
+            **limits,
+            "csrfmiddlewaretoken": self.client.cookies["csrftoken"],
+        }
+        page = self.client.post("/admin/streaming/clientkey/add/", data=form)
+        key = re.search(r'value="(gwk_[A-Za-z0-9_-]+)"', page.text)
+        change = re.search(r"/admin/streaming/clientkey/(\d+)/change/", page.text)
+        assert page.status_code == 200 and key and change, page.text[:2000]
+        return int(change.group(1)), key.group(1)
+
+    def change_client_key(self, key_id: int, name: str, **fields: str) -> None:
+        """Save a client key's change form with these fields (an unchecked box is left out, as browsers do)."""
+        form = {
+            "name": name,
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "allowed_models": "",
+            "rpm_limit": "",
+            "max_concurrent_streams": "",
+            **fields,
+        }
+        self.save(f"/admin/streaming/clientkey/{key_id}/change/", form)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> AdminSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _listening_socket() -> socket.socket:
@@ -205,33 +282,43 @@ def start_gateway(
     log_path: Path,
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
-    checkout: Checkout = THIS_CHECKOUT,
+    bind_itself: bool = False,
+    python: str = sys.executable,
+    cwd: Path = REPO_ROOT,
 ) -> Gateway:
-    """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers."""
+    """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers.
+
+    The listening socket is handed over with ``--fd`` (no port race), unless ``bind_itself``: then uvicorn
+    binds the port, as in production, so that closing it at shutdown refuses new connections (an
+    inherited socket stays open in the process, and connections to it queue unanswered).
+    """
     sock = _listening_socket()
     port = sock.getsockname()[1]
+    where = ["--fd", str(sock.fileno())]
+    if bind_itself:
+        sock.close()
+        where = ["--host", "127.0.0.1", "--port", str(port)]
     log = log_path.open("ab")
     try:
         process = subprocess.Popen(
             [
-                checkout.python,
+                python,
                 "-m",
                 "uvicorn",
                 app,
-                "--fd",
-                str(sock.fileno()),
+                *where,
                 "--no-access-log",
                 "--log-level",
                 "info",
                 "--timeout-graceful-shutdown",
                 "3",
             ],
-            cwd=checkout.root,
+            cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            pass_fds=(sock.fileno(),),
+            pass_fds=() if bind_itself else (sock.fileno(),),
         )
     finally:
         log.close()
@@ -245,7 +332,6 @@ def start_gateway(
         log_path=log_path,
         env=dict(env),
         process=process,
-        checkout=checkout,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:

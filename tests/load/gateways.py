@@ -8,23 +8,17 @@ start when first needed, one per configuration:
   gateway's requests;
 - ``bodies``: defaults only, so its memory figures start from a worker that did nothing else.
 
-``checkout`` runs them from another checkout (``bench/load_figures.py``: the figures before this work).
+``python`` and ``cwd`` run them from another checkout (``bench/load_figures.py``: the figures before this
+work).
 """
 
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 
-from tests.e2e.helpers import (
-    THIS_CHECKOUT,
-    Checkout,
-    Gateway,
-    create_client_key,
-    gateway_env,
-    manage,
-    start_gateway,
-)
+from tests.e2e.helpers import REPO_ROOT, Gateway, create_client_key, gateway_env, manage, start_gateway
 from tests.fakes.upstream import FakeUpstream
 from tests.load.probes import DatabaseProbe
 from tests.load.scenarios import Target
@@ -50,12 +44,13 @@ class LoadGateways:
         fake: FakeUpstream,
         services: dict[str, str],
         *,
-        checkout: Checkout = THIS_CHECKOUT,
+        python: str = sys.executable,
+        cwd: Path = REPO_ROOT,
         metrics: bool = True,
     ) -> None:
         self.data_dir = data_dir
         self.fake = fake
-        self.checkout = checkout
+        self.where = {"python": python, "cwd": cwd}
         self.metrics = metrics
         self.upstream_key = "sk-test-" + secrets.token_hex(24)
         self.env = gateway_env(
@@ -64,13 +59,14 @@ class LoadGateways:
             upstream_key=self.upstream_key,
             extra={**services, "GATEWAY_MODEL_MAP": "claude-*=gpt-5"},
         )
-        manage(["migrate", "--noinput", "-v", "0"], self.env, checkout)
-        self.client_key = create_client_key(self.env, "load", checkout)
+        manage(["migrate", "--noinput", "-v", "0"], self.env, python=python, cwd=cwd)
+        self.client_key = create_client_key(self.env, "load", python=python, cwd=cwd)
         self.database = DatabaseProbe(services["DATABASE_URL"])
         self.running: dict[str, Gateway] = {}
 
     def target(self, name: str, extra: dict[str, str] | None = None) -> Target:
         """The gateway of configuration ``name`` (``extra``: more settings, the first time it starts)."""
+        python, cwd = self.where["python"], self.where["cwd"]
         if name not in self.running:
             env = {**self.env, **CONFIGURATIONS.get(name, {}), **(extra or {})}
             if name == "flood":
@@ -82,10 +78,11 @@ class LoadGateways:
                 upstream_key=self.upstream_key,
                 data_dir=self.data_dir,
                 log_path=self.data_dir / f"gateway-{name}.log",
-                checkout=self.checkout,
+                python=python,
+                cwd=cwd,
             )
         token = CONFIGURATIONS.get(name, {}).get("GATEWAY_METRICS_TOKEN") if self.metrics else None
-        return Target(self.running[name], self.fake, self.database, metrics_token=token)
+        return Target(self.running[name], self.fake, self.database, metrics_token=token, **self.where)
 
     def stop(self) -> None:
         for gateway in self.running.values():

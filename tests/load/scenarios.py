@@ -11,12 +11,14 @@ import asyncio
 import gc
 import re
 import statistics
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.helpers import Gateway, create_client_key, long_text_stream
+from tests.e2e.helpers import REPO_ROOT, Gateway, create_client_key, long_text_stream
 from tests.fakes.upstream import (
     Behaviour,
     FakeUpstream,
@@ -39,6 +41,8 @@ class Target:
     database: DatabaseProbe
     metrics_token: str | None = None  # None: the gateway has no /metrics (an older checkout)
     config_refresh: float = 2.0  # its GATEWAY_CONFIG_REFRESH_SECONDS
+    python: str = sys.executable  # the interpreter and checkout it runs from
+    cwd: Path = REPO_ROOT
 
     @property
     def process(self) -> ProcessProbe:
@@ -66,6 +70,10 @@ class Target:
         """Connections the gateway's Redis accepted so far (0 when it runs without Redis)."""
         url = self.gateway.env.get("REDIS_URL")
         return redis_connections(url) - 1 if url else 0  # less the probe's own
+
+    def create_key(self, name: str) -> str:
+        """A new client key, made by the gateway's own ``manage.py createclientkey``."""
+        return create_client_key(self.gateway.env, name, python=self.python, cwd=self.cwd)
 
     def answer_with(self, behaviour: Any) -> None:
         """A fresh fake upstream (nothing recorded) that answers every request with ``behaviour``."""
@@ -448,8 +456,7 @@ async def cold_key_stampede(target: Target, count: int = 500) -> StampedeFigures
     (within ``GATEWAY_CONFIG_REFRESH_SECONDS``): the stampede starts once the gateway has seen it, so
     what it measures is the new key's lookups alone.
     """
-    name = f"stampede-{time.monotonic_ns()}"
-    key = await asyncio.to_thread(create_client_key, target.gateway.env, name, target.gateway.checkout)
+    key = await asyncio.to_thread(target.create_key, f"stampede-{time.monotonic_ns()}")
     await asyncio.sleep(target.config_refresh)
     await _key_flood(target, [target.key] * 20, 20)  # sees the change, warm again
     cold = await _key_flood(target, [key] * count, count)

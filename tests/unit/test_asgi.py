@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -82,21 +81,6 @@ async def test_api_responses_carry_nothing_of_the_admins_middleware() -> None:
     assert status == 200
     assert b"x-correlation-id" in names
     assert not names & {b"x-frame-options", b"set-cookie", b"vary", b"cross-origin-opener-policy"}
-
-
-async def test_the_api_path_starts_no_thread_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Django's handler would start (and join, on the event loop) a thread per request for its sync signal
-    receivers; the API's handler sends them to asgiref's one shared thread."""
-    await get("/healthz")  # that shared thread, started once
-    started: list[str] = []
-    start = threading.Thread.start
-    monkeypatch.setattr(
-        threading.Thread, "start", lambda thread: (started.append(thread.name), start(thread))
-    )
-    for _ in range(3):
-        await get("/healthz")
-
-    assert started == []
 
 
 @pytest.mark.django_db
@@ -334,3 +318,18 @@ async def test_memory_goes_back_to_the_system_once_the_last_large_body_is_done(
         await finish_request(second, b"{" * 400)
 
     assert (trims_while_one_is_left, len(trims)) == (0, 1)
+
+
+async def test_a_body_that_stops_arriving_is_answered_408_after_the_timeout() -> None:
+    with override_settings(GATEWAY_BODY_TIMEOUT_SECONDS=0.2):
+        communicator = ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")]))
+        await communicator.send_input({"type": "http.request", "body": b"{", "more_body": True})
+        started = time.monotonic()
+        start = await communicator.receive_output(5)
+        body = await communicator.receive_output(5)
+        waited = time.monotonic() - started
+        await communicator.wait(2)
+
+    assert start["status"] == 408
+    assert json.loads(body["body"])["error"]["type"] == "timeout_error"
+    assert 0.2 <= waited < 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -345,25 +346,15 @@ async def test_a_400_about_something_else_is_not_retried(api: AsyncClient) -> No
     assert route.call_count == 1
 
 
-async def test_concurrent_requests_share_one_configuration_load(api: AsyncClient) -> None:
-    from streaming.control import registry as registry_module
+async def test_concurrent_requests_share_one_configuration_load(
+    api: AsyncClient, database_loads: Counter[str]
+) -> None:
+    from streaming.control.registry import registry
 
-    loads = 0
-    real = registry_module._load_snapshot
-
-    def counting(version: str) -> Any:
-        nonlocal loads
-        loads += 1
-        return real(version)
-
-    registry_module.registry.reset()
-    registry_module._load_snapshot = counting
-    try:
-        with respx.mock:
-            respx.post(f"{BASE}/responses").respond(json=TEXT)
-            answers = await asyncio.gather(*(post(api, BODY) for _ in range(20)))
-    finally:
-        registry_module._load_snapshot = real
+    registry.reset()
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(json=TEXT)
+        answers = await asyncio.gather(*(post(api, BODY) for _ in range(20)))
 
     assert {answer.status_code for answer in answers} == {200}
-    assert loads == 1
+    assert database_loads["snapshots"] == 1
