@@ -122,7 +122,7 @@ FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 RESPONSES_PATH = "/v1/responses"
 INPUT_TOKENS_PATH = "/v1/responses/input_tokens"
 
-_POLL_SLICE = 0.1  # longest single select() wait; stop() also wakes waiters by shutting their sockets
+_POLL_SLICE = 0.1  # longest single poll() wait; stop() also wakes waiters by shutting their sockets
 _HOLD_POLL = 0.005  # how often a held stream looks for its cut: cut_held() returns within a few ms
 _EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\r\n\r\n)|(?<=\r\r)")
 
@@ -206,8 +206,12 @@ class Exchange:
             self._check_alive(min(remaining, _POLL_SLICE))
 
     def _check_alive(self, timeout: float) -> None:
+        # poll(), not select(): select() refuses descriptors past 1023, which a busy test process reaches (the
+        # load group's 500 streams at once), and a stream there would look like a client that hung up.
+        poller = select.poll()
         try:
-            readable, _, _ = select.select([self._sock], [], [], timeout)
+            poller.register(self._sock, select.POLLIN)
+            readable = poller.poll(timeout * 1000)
         except (OSError, ValueError):
             self._client_gone()
         if not readable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -303,6 +304,26 @@ def test_client_going_away_mid_stream_is_noticed_quickly(
     assert upstream.wait_for_disconnect(since=closed_at) < 0.5
     upstream.wait_for_idle(timeout=1.0)
     assert upstream.open_streams == 0
+
+
+@pytest.fixture
+def many_descriptors_open() -> Iterator[None]:
+    """This process holds descriptors past 1023, as a busy test process does (500 streams at once)."""
+    held_open = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    yield
+    for fd in held_open:
+        os.close(fd)
+
+
+def test_a_stream_on_a_descriptor_past_1023_is_served_to_its_end(
+    upstream: FakeUpstream, client: httpx.Client, many_descriptors_open: None
+) -> None:
+    """select() refuses such descriptors; the fake took that for a client hanging up and cut the stream."""
+    upstream.enqueue(raw_stream([b"data: a\n\n", b"data: b\n\n"], delay=0.02))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        assert b"".join(response.iter_raw()) == b"data: a\n\ndata: b\n\n"
+    assert upstream.disconnects == []
 
 
 def test_sse_events_numbers_events_and_adds_comments_and_done(
