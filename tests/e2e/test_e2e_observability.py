@@ -111,10 +111,11 @@ def test_metrics_are_off_without_a_token(gateway: Gateway) -> None:
 
 @pytest.fixture(scope="module")
 def flooded(gateways: GatewayFactory) -> Gateway:
-    """A gateway of its own (and, on Redis, a cache database of its own): the flood blocks 127.0.0.1."""
+    """A gateway of its own (and, on Redis, a cache database of its own, 8: the admin's browser test has 4):
+    the flood blocks 127.0.0.1."""
     extra = {"GATEWAY_LOG_FORMAT": "json"}
     if redis := gateways.base_env.get("REDIS_URL"):
-        extra["REDIS_URL"] = redis.rsplit("/", 1)[0] + "/4"
+        extra["REDIS_URL"] = redis.rsplit("/", 1)[0] + "/8"
     return gateways.get("flooded", extra=extra)
 
 

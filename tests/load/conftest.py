@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
-from tests.load.gateways import LoadGateways
+from tests.load.gateways import LOAD_REDIS_DB, LoadGateways
 from tests.load.scenarios import Target
 from tests.servers import shared_services
 
@@ -20,17 +20,40 @@ _figures: list[tuple[str, dict[str, Any]]] = []
 
 @pytest.fixture(scope="session")
 def load_gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadGateways]:
-    with shared_services("gateway_load", redis_db=3) as services, FakeUpstream() as fake:
+    with shared_services("gateway_load", redis_db=LOAD_REDIS_DB) as services, FakeUpstream() as fake:
         gateways = LoadGateways(tmp_path_factory.mktemp("load"), fake, services)
+        _running.append(gateways)
         try:
             yield gateways
         finally:
+            _running.clear()
             gateways.stop()
 
 
+_log_offsets = pytest.StashKey[dict[str, int]]()
+_running: list[LoadGateways] = []
+
+
 @pytest.fixture(autouse=True)
-def _fresh_upstream(load_gateways: LoadGateways) -> None:
+def _fresh_upstream(request: pytest.FixtureRequest, load_gateways: LoadGateways) -> None:
     load_gateways.fake.reset()
+    request.node.stash[_log_offsets] = {
+        name: gateway.log_size() for name, gateway in load_gateways.running.items()
+    }
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On failure, attach the end of what each load gateway logged during the test."""
+    report = yield
+    if report.failed and call.when == "call" and _running:
+        offsets = item.stash.get(_log_offsets, {})
+        for name, gateway in _running[0].running.items():
+            lines = gateway.log_since(offsets.get(name, 0)).splitlines()
+            problems = [line for line in lines if " INFO " not in line]
+            if problems:
+                report.sections.append((f"gateway {name!r} log, INFO left out", "\n".join(problems[-200:])))
+    return report
 
 
 @pytest.fixture

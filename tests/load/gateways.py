@@ -23,6 +23,8 @@ from tests.fakes.upstream import FakeUpstream
 from tests.load.probes import DatabaseProbe
 from tests.load.scenarios import Target
 
+LOAD_REDIS_DB = 6  # Redis databases of the suite: 0 the test process, 1-5 and 8 other gateways (tests/e2e)
+FLOOD_REDIS_DB = 7
 METRICS_TOKEN = "load-metrics-" + secrets.token_hex(8)
 SMALL_POOL_SLOTS = 5
 SMALL_POOL_WAIT = 0.5
@@ -70,7 +72,7 @@ class LoadGateways:
         if name not in self.running:
             env = {**self.env, **CONFIGURATIONS.get(name, {}), **(extra or {})}
             if name == "flood":
-                env["REDIS_URL"] = env["REDIS_URL"].rsplit("/", 1)[0] + "/4"
+                env["REDIS_URL"] = env["REDIS_URL"].rsplit("/", 1)[0] + f"/{FLOOD_REDIS_DB}"
             self.running[name] = start_gateway(
                 name,
                 env=env,

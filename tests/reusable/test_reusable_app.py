@@ -42,7 +42,7 @@ pytestmark = pytest.mark.e2e
 
 DOC = REPO_ROOT / "docs" / "integrate.md"
 SITES = {"startproject asgi.py": "mysite.asgi:application", "docs asgi_api.py": "mysite.asgi_api:application"}
-HOST_REDIS_DB = 5  # the Redis database the host site uses when the suite runs on Redis (others: 0-4)
+HOST_REDIS_DB = 5  # the Redis database the host site uses when the suite runs on Redis (others: 0-4, 6-8)
 # The test's own edits of startproject's settings, as any deployment makes them; everything else is the doc's.
 DEPLOYMENT_SETTINGS = 'DEBUG = False\nALLOWED_HOSTS = ["127.0.0.1", "localhost"]\n'
 
