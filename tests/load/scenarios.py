@@ -24,6 +24,7 @@ from tests.fakes.upstream import (
     FakeUpstream,
     RecordedRequest,
     held,
+    raw_stream,
     sse_events,
     sse_frame,
     text_response_events,
@@ -488,19 +489,39 @@ class BodiesFigures:
     outcomes: dict[str, int]
     rss_baseline_mib: float
     rss_peak_mib: float
+    rss_streaming_mib: float  # while the answers stream: the body must be gone by then
     rss_after_mib: float
     seconds: float
 
 
+BODY_ANSWER_PAUSE = 1.0  # seconds the answer pauses after its first text: time to look at a worker mid-stream
+
+
+def _paused_answer() -> Behaviour:
+    frames = [sse_frame(event) for event in text_response_events(["Read", " it."])]
+    return raw_stream([b"".join(frames[:5]), b"".join(frames[5:])], delay=BODY_ANSWER_PAUSE)
+
+
 async def big_bodies(target: Target, count: int, body: bytes) -> BodiesFigures:
-    """``count`` requests with ``body`` at once; the gateway's resident memory before, at the peak, after."""
-    target.answer_with(sse_events(text_response_events("Read it.")))
+    """``count`` requests with ``body`` at once; the gateway's resident memory before, at the peak, while
+    the answers stream, and after.
+
+    The baseline is taken after one request with a 2 MiB body: what the first large request of a worker's
+    life costs once (modules, caches) is not what a body costs.
+    """
+    target.answer_with(_paused_answer())
+    await post_message(target.url, target.key, big_body(2 * MIB))
     gc.collect()
     probe = target.process
-    baseline = probe.sample()
+    baseline = await asyncio.to_thread(probe.settled)
     probe.reset_peak()
+    started = [asyncio.Event() for _ in range(count)]
     began = time.monotonic()
-    answers = await at_once([lambda: post_message(target.url, target.key, body)] * count)
+    requests = [
+        asyncio.create_task(post_message(target.url, target.key, body, started=event)) for event in started
+    ]
+    streaming = await _when_streaming(probe, requests, started)
+    answers = await asyncio.gather(*requests, return_exceptions=True)
     seconds = time.monotonic() - began
     peak = probe.sample()
     target.fake.reset()  # drops the recorded bodies
@@ -511,6 +532,18 @@ async def big_bodies(target: Target, count: int, body: bytes) -> BodiesFigures:
         outcomes=dict(Counter(_outcome(answer) for answer in answers)),
         rss_baseline_mib=_mib(baseline.rss),
         rss_peak_mib=_mib(peak.peak_rss),
+        rss_streaming_mib=_mib(streaming),
         rss_after_mib=_mib(after.rss),
         seconds=round(seconds, 2),
     )
+
+
+async def _when_streaming(probe: ProcessProbe, requests: list[Any], started: list[asyncio.Event]) -> int:
+    """Resident memory once every request is answered or streaming (a 200 arrived, the rest is to come)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all(event.is_set() or request.done() for event, request in zip(started, requests, strict=True)):
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(BODY_ANSWER_PAUSE / 2)
+    return probe.sample().rss
