@@ -84,6 +84,7 @@ __all__ = [
     "function_call_events",
     "function_call_item",
     "function_call_item_events",
+    "held",
     "incomplete_response_events",
     "json_response",
     "message_item",
@@ -113,6 +114,7 @@ RESPONSES_PATH = "/v1/responses"
 INPUT_TOKENS_PATH = "/v1/responses/input_tokens"
 
 _POLL_SLICE = 0.1  # longest single select() wait; stop() also wakes waiters by shutting their sockets
+_STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 _EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\r\n\r\n)|(?<=\r\r)")
 
 
@@ -179,6 +181,12 @@ class Exchange:
         if data:
             frame = b"%x\r\n%s\r\n" % (len(data), data)
             self._write_guarded(lambda: self._handler.wfile.write(frame))
+
+    def send_chunks(self, chunks: Iterable[bytes]) -> None:
+        """Several chunks in one socket write: the client reads them together."""
+        frames = b"".join(b"%x\r\n%s\r\n" % (len(data), data) for data in chunks if data)
+        if frames:
+            self._write_guarded(lambda: self._handler.wfile.write(frames))
 
     def end_chunks(self) -> None:
         self._write_guarded(lambda: self._handler.wfile.write(b"0\r\n\r\n"))
@@ -278,12 +286,15 @@ class _Stream(Behaviour):
     ending: str = "end"  # "end" (terminating chunk), "drop" (FIN mid-body), "reset" (RST mid-body)
     stall: float = 0.0  # silence after the chunks, before the ending
     headers: dict[str, str] = field(default_factory=dict)
+    together: bool = False  # every chunk in one socket write (no delay)
     streaming = True
 
     def serve(self, exchange: Exchange) -> None:
-        headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
-        exchange.send_head(self.status, {**headers, **self.headers}, chunked=True)
-        for index, chunk in enumerate(self.chunks()):
+        exchange.send_head(self.status, {**_STREAM_HEADERS, **self.headers}, chunked=True)
+        if self.together:
+            exchange.check_alive()
+            exchange.send_chunks(self.chunks())
+        for index, chunk in enumerate(() if self.together else self.chunks()):
             if self.delay and index:
                 exchange.wait(self.delay)
             else:
@@ -295,6 +306,26 @@ class _Stream(Behaviour):
             exchange.end_chunks()
         else:
             exchange.abort(reset=self.ending == "reset")
+
+
+@dataclass(frozen=True)
+class _Held(Behaviour):
+    """Chunked stream: ``before``, then open and silent until ``release`` is set, then ``after`` and the end."""
+
+    before: list[bytes]
+    after: list[bytes]
+    release: threading.Event
+    streaming = True
+
+    def serve(self, exchange: Exchange) -> None:
+        exchange.send_head(200, dict(_STREAM_HEADERS), chunked=True)
+        for chunk in self.before:
+            exchange.send_chunk(chunk)
+        while not self.release.is_set():
+            exchange.wait(_POLL_SLICE)
+        for chunk in self.after:
+            exchange.send_chunk(chunk)
+        exchange.end_chunks()
 
 
 @dataclass(frozen=True)
@@ -387,11 +418,20 @@ def sse_events(
 
 
 def raw_stream(
-    chunks: Iterable[bytes], *, delay: float = 0.0, status: int = 200, ending: str = "end"
+    chunks: Iterable[bytes],
+    *,
+    delay: float = 0.0,
+    status: int = 200,
+    ending: str = "end",
+    together: bool = False,
 ) -> Behaviour:
-    """Exactly these chunks (each one HTTP chunk), then ``ending``: "end", "drop" or "reset"."""
+    """Exactly these chunks (each one HTTP chunk), then ``ending``: "end", "drop" or "reset".
+
+    ``together`` writes them all to the socket at once, so the client reads many chunks per read, as from
+    a fast upstream whose events pile up in the socket buffer.
+    """
     frozen = list(chunks)
-    return _Stream(lambda: frozen, delay=delay, status=status, ending=ending)
+    return _Stream(lambda: frozen, delay=delay, status=status, ending=ending, together=together)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Behaviour:
@@ -437,6 +477,15 @@ def drop(after: bytes | str = b"", *, reset: bool = False) -> Behaviour:
     data = fixture_bytes(after) if isinstance(after, str) else after
     chunks = split_events(data)
     return _Stream(lambda: chunks, ending="reset" if reset else "drop")
+
+
+def held(before: Iterable[bytes], release: threading.Event, after: Iterable[bytes] = ()) -> Behaviour:
+    """Send ``before`` (each one chunk), hold the stream open until ``release`` is set, then ``after``.
+
+    For many streams open at once (the benchmark's memory figure) and for timing a client's hang-up
+    (``disconnects``): while held, the fake notices a closed connection within a select() wake-up.
+    """
+    return _Held(list(before), list(after), release)
 
 
 def slow_stream(

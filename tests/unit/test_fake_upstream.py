@@ -22,6 +22,7 @@ from tests.fakes.upstream import (
     final_response,
     fixture_bytes,
     function_call_events,
+    held,
     incomplete_response_events,
     json_response,
     raw_stream,
@@ -242,6 +243,18 @@ def test_raw_stream_sends_exactly_these_chunks(upstream: FakeUpstream, client: h
         assert list(response.iter_raw()) == [b"data: a\r", b"\n\r\n"]
 
 
+def test_raw_stream_together_sends_the_same_chunks_in_one_burst(
+    upstream: FakeUpstream, client: httpx.Client
+) -> None:
+    chunks = [b"data: %d\n\n" % n for n in range(50)]
+    upstream.enqueue(raw_stream(chunks, together=True, delay=1.0))  # the delay does not apply
+
+    started = time.monotonic()
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        assert b"".join(response.iter_raw()) == b"".join(chunks)
+    assert time.monotonic() - started < 1.0
+
+
 def test_client_going_away_mid_stream_is_noticed_quickly(
     upstream: FakeUpstream, client: httpx.Client
 ) -> None:
@@ -257,6 +270,36 @@ def test_client_going_away_mid_stream_is_noticed_quickly(
     assert upstream.wait_for_disconnect(since=closed_at) < 0.5
     upstream.wait_for_idle(timeout=1.0)
     assert upstream.open_streams == 0
+
+
+def test_held_stream_waits_for_its_release_then_finishes(
+    upstream: FakeUpstream, client: httpx.Client
+) -> None:
+    release = threading.Event()
+    upstream.enqueue(held([b"data: a\n\n"], release, after=[b"data: b\n\n"]))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        chunks = response.iter_raw()
+        assert next(chunks) == b"data: a\n\n"
+        assert upstream.open_streams == 1
+        release.set()
+        assert list(chunks) == [b"data: b\n\n"]
+
+    upstream.wait_for_idle(timeout=1.0)
+
+
+def test_client_leaving_a_held_stream_is_recorded_promptly(
+    upstream: FakeUpstream, client: httpx.Client
+) -> None:
+    upstream.enqueue(held([b"data: a\n\n"], threading.Event()))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        next(response.iter_raw())
+        closed_at = time.monotonic()
+        response.close()
+
+    assert upstream.wait_for_disconnect(since=closed_at) < 0.5
+    upstream.wait_for_idle(timeout=1.0)
 
 
 def test_sse_events_numbers_events_and_adds_comments_and_done(
