@@ -286,6 +286,9 @@ class Bench:
             raise RuntimeError(f"streams did not open: {opened}")
         time.sleep(self.sizes.settle)
         open_rss = procfs.rss_kb(server.pid)
+        self.notes.setdefault(f"{server.name} threads while {count} streams are open", []).append(
+            procfs.threads(server.pid)
+        )
         self.canned.release.set()
         try:
             checked(self.load.receive(), count)
