@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from streaming.conf import NUMERIC_SETTINGS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("GATEWAY_DATA_DIR", BASE_DIR / "var"))
 
@@ -61,16 +63,50 @@ DEBUG = _env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", *_env_list("DJANGO_ALLOWED_HOSTS")]
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
     "django_guid",
     "streaming",
 ]
 
-# Kept short on purpose: every middleware here runs on the API path. django-guid's is a native
-# sync-and-async function (no thread hop under ASGI); stock MiddlewareMixin classes would hop threads.
+# For the admin (and runserver). Under uvicorn the API paths do not run these: gateway/asgi.py serves
+# them with streaming's APIHandler, whose chain is GATEWAY_API_MIDDLEWARE (django-guid's alone).
 MIDDLEWARE = [
     "django_guid.middleware.guid_middleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+STATIC_URL = "/static/"
+# Admin CSS and JS are served by WhiteNoise straight from the apps' static folders; set STATIC_ROOT to
+# run collectstatic (for a front proxy that serves them itself, docs/deploy.md).
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True
 
 ROOT_URLCONF = "gateway.urls"
 ASGI_APPLICATION = "gateway.asgi.application"
@@ -84,7 +120,13 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Redis when REDIS_URL is set (shared by every worker: config version, limits, learned capabilities),
+# else this process's memory (python manage.py check warns when that meets several workers).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    if os.environ.get("REDIS_URL")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -102,18 +144,12 @@ if os.environ.get("GATEWAY_MODELS"):
     GATEWAY_MODELS = _env_list("GATEWAY_MODELS")
 if os.environ.get("GATEWAY_COUNT_TOKENS"):
     GATEWAY_COUNT_TOKENS = os.environ["GATEWAY_COUNT_TOKENS"]
-_NUMBERS = {
-    "GATEWAY_CONNECT_TIMEOUT": float,
-    "GATEWAY_READ_TIMEOUT": float,
-    "GATEWAY_WRITE_TIMEOUT": float,
-    "GATEWAY_POOL_TIMEOUT": float,
-    "GATEWAY_PING_INTERVAL": float,
-    "GATEWAY_CLIENT_KEY_CACHE_SECONDS": float,
-    "GATEWAY_MAX_CONNECTIONS": int,
-    "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": int,
-    "GATEWAY_MAX_BODY_BYTES": int,
-}
-for _name, _type in _NUMBERS.items():
+if os.environ.get("GATEWAY_ENCRYPTION_KEYS"):
+    GATEWAY_ENCRYPTION_KEYS = os.environ["GATEWAY_ENCRYPTION_KEYS"]
+for _name in ("GATEWAY_REFUSE_UNROUTED_MODELS", "GATEWAY_RECORD_USAGE"):
+    if os.environ.get(_name):
+        globals()[_name] = _env_bool(_name)
+for _name, _type in NUMERIC_SETTINGS.items():
     if os.environ.get(_name):
         globals()[_name] = _type(os.environ[_name])
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("", include("streaming.urls")),
 ]
 
 # Errors outside the API views (unknown paths, bad Host headers, crashes) also answer in Anthropic's envelope.
-handler400 = "streaming.edge.bad_request_handler"
-handler404 = "streaming.edge.not_found_handler"
-handler500 = "streaming.edge.server_error_handler"
+handler400 = "streaming.api.error_pages.bad_request_handler"
+handler404 = "streaming.api.error_pages.not_found_handler"
+handler500 = "streaming.api.error_pages.server_error_handler"

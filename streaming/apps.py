@@ -1,6 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+
+
+def _configuration_changed(sender: Any, **kwargs: Any) -> None:
+    from streaming.control.version import bump_version
+
+    bump_version()
 
 
 class StreamingConfig(AppConfig):
@@ -10,3 +19,13 @@ class StreamingConfig(AppConfig):
 
     def ready(self) -> None:
         from streaming import checks  # noqa: F401  (registers the system checks)
+        from streaming.control import usage
+        from streaming.outcome import add_sink
+
+        for model in ("Upstream", "ModelRoute", "ClientKey"):
+            sender = self.get_model(model)
+            post_save.connect(_configuration_changed, sender=sender, dispatch_uid=f"streaming-{model}-saved")
+            post_delete.connect(
+                _configuration_changed, sender=sender, dispatch_uid=f"streaming-{model}-deleted"
+            )
+        add_sink(usage.record)

@@ -14,18 +14,8 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from streaming.conf import DEFAULTS
+from streaming.conf import DEFAULTS, NUMERIC_SETTINGS, REMOVED_SETTINGS
 
-_POSITIVE_NUMBERS = (
-    "GATEWAY_CONNECT_TIMEOUT",
-    "GATEWAY_READ_TIMEOUT",
-    "GATEWAY_WRITE_TIMEOUT",
-    "GATEWAY_POOL_TIMEOUT",
-    "GATEWAY_MAX_CONNECTIONS",
-    "GATEWAY_MAX_KEEPALIVE_CONNECTIONS",
-    "GATEWAY_MAX_BODY_BYTES",
-    "GATEWAY_PING_INTERVAL",
-)
 _COUNT_MODES = ("auto", "upstream", "local")
 
 
@@ -35,7 +25,8 @@ def _setting(name: str) -> Any:
 
 @register(Tags.compatibility)
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    from streaming.routing import parse_model_map, parse_model_profiles
+    from streaming.control.profiles import parse_model_profiles
+    from streaming.control.routing import parse_model_map
 
     errors: list[CheckMessage] = []
     base_url = _setting("OPENAI_BASE_URL")
@@ -58,7 +49,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 id="streaming.E002",
             )
         )
-    for name in _POSITIVE_NUMBERS:
+    for name in NUMERIC_SETTINGS:
         value = _setting(name)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             errors.append(
@@ -94,11 +85,17 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     if not _setting("OPENAI_API_KEY"):
         errors.append(
             Warning(
-                "OPENAI_API_KEY is not set: every API request will fail until it is.",
-                hint="Export OPENAI_API_KEY before starting the gateway.",
+                "OPENAI_API_KEY is not set: API requests fail unless a default upstream is added in the admin.",
+                hint="Export OPENAI_API_KEY before starting the gateway, or add an upstream in the admin.",
                 id="streaming.W001",
             )
         )
+    for name, replacement in REMOVED_SETTINGS.items():
+        if hasattr(settings, name):
+            errors.append(
+                Error(f"{name} was removed: {replacement}.", hint=f"Remove {name}.", id="streaming.E007")
+            )
+    errors += _check_encryption_keys()
     if (
         not apps.is_installed("django_guid")
         or "django_guid.middleware.guid_middleware" not in settings.MIDDLEWARE
@@ -108,6 +105,50 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 "django-guid is not set up: logs, upstream calls and responses will carry no correlation ID.",
                 hint='Add "django_guid" to INSTALLED_APPS and "django_guid.middleware.guid_middleware" first in MIDDLEWARE.',
                 id="streaming.W002",
+            )
+        )
+    return errors
+
+
+def _check_encryption_keys() -> list[CheckMessage]:
+    from cryptography.fernet import Fernet
+
+    value = _setting("GATEWAY_ENCRYPTION_KEYS")
+    keys = value.split(",") if isinstance(value, str) else value
+    if keys is None:
+        return []
+    if not isinstance(keys, list | tuple) or not all(isinstance(key, str) for key in keys):
+        bad = True
+    else:
+        bad = False
+        for key in (key.strip() for key in keys if key.strip()):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                bad = True
+    if not bad:
+        return []
+    return [
+        Error(
+            "GATEWAY_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64-encoded bytes), comma-separated.",
+            hint='Make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"',
+            id="streaming.E008",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_deployment(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """What production needs beyond a working development setup."""
+    errors: list[CheckMessage] = []
+    if not _setting("GATEWAY_ENCRYPTION_KEYS"):
+        errors.append(
+            Warning(
+                "GATEWAY_ENCRYPTION_KEYS is not set: upstream keys are encrypted with a key derived from "
+                "SECRET_KEY, so changing SECRET_KEY makes them unreadable.",
+                hint="Set GATEWAY_ENCRYPTION_KEYS to a Fernet key of its own, then run "
+                "manage.py rotate_encryption_keys.",
+                id="streaming.W003",
             )
         )
     return errors

@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_MAX_CONNECTIONS": 200,
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
     # Client-facing API.
+    "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
     "GATEWAY_PING_INTERVAL": 15.0,
     "GATEWAY_MODEL_MAP": "*haiku*=gpt-5-mini,claude-*=gpt-5",
@@ -35,9 +36,28 @@ DEFAULTS: dict[str, Any] = {
     ],
     "GATEWAY_MODEL_PROFILES": None,
     "GATEWAY_COUNT_TOKENS": "auto",
-    "GATEWAY_CLIENT_KEY_CACHE_SECONDS": 30.0,
     "GATEWAY_SIGNING_KEY": None,
+    # Control plane (the database's upstreams, routes and client keys, and usage records).
+    "GATEWAY_ENCRYPTION_KEYS": None,
+    "GATEWAY_CONFIG_REFRESH_SECONDS": 2.0,
+    "GATEWAY_CONFIG_MAX_AGE_SECONDS": 60.0,
+    "GATEWAY_REFUSE_UNROUTED_MODELS": False,
+    "GATEWAY_RECORD_USAGE": True,
+    "GATEWAY_USAGE_FLUSH_SECONDS": 1.0,
 }
+
+REMOVED_SETTINGS = {
+    "GATEWAY_CLIENT_KEY_CACHE_SECONDS": "verified keys are now dropped when the configuration changes "
+    "(GATEWAY_CONFIG_REFRESH_SECONDS) and re-read at least every GATEWAY_CONFIG_MAX_AGE_SECONDS",
+}
+"""Settings that no longer exist, and what replaced them (``streaming.E007`` names any still set)."""
+
+
+NUMERIC_SETTINGS: dict[str, type[int] | type[float]] = {
+    name: type(default) for name, default in DEFAULTS.items() if type(default) in (int, float)
+}
+"""Every numeric setting and its type: each can also come from the environment (``gateway/settings.py``)
+and must be positive (``streaming.checks``)."""
 
 
 class GatewaySettings:
@@ -92,6 +112,11 @@ class GatewaySettings:
         return int(self._get("GATEWAY_MAX_BODY_BYTES"))
 
     @property
+    def API_MIDDLEWARE(self) -> list[str]:
+        """The middleware ``streaming.api.asgi_handler.APIHandler`` runs for API paths (native async only)."""
+        return list(self._get("GATEWAY_API_MIDDLEWARE"))
+
+    @property
     def PING_INTERVAL(self) -> float:
         """Seconds of silence on a client stream before the gateway sends an Anthropic ``ping``."""
         return float(self._get("GATEWAY_PING_INTERVAL"))
@@ -110,7 +135,7 @@ class GatewaySettings:
     @property
     def MODEL_PROFILES(self) -> dict[str, dict[str, Any]] | None:
         """Overrides of the built-in upstream model profiles: glob -> {reasoning, max_output_tokens,
-        default_reasoning_effort, reasoning_efforts} (see ``streaming.routing``)."""
+        default_reasoning_effort, reasoning_efforts} (see ``streaming.control.routing``)."""
         value: dict[str, dict[str, Any]] | None = self._get("GATEWAY_MODEL_PROFILES")
         return value
 
@@ -120,9 +145,41 @@ class GatewaySettings:
         return str(self._get("GATEWAY_COUNT_TOKENS"))
 
     @property
-    def CLIENT_KEY_CACHE_SECONDS(self) -> float:
-        """How long a verified client key is trusted in-process before the database is asked again."""
-        return float(self._get("GATEWAY_CLIENT_KEY_CACHE_SECONDS"))
+    def ENCRYPTION_KEYS(self) -> tuple[str, ...]:
+        """Fernet keys for upstream keys at rest (a list, or comma-separated): the first encrypts, all
+        decrypt. Unset: one key derived from ``SECRET_KEY`` (``streaming.control.encryption``)."""
+        value = self._get("GATEWAY_ENCRYPTION_KEYS")
+        if isinstance(value, str):
+            value = value.split(",")
+        return tuple(key.strip() for key in value or () if key.strip())
+
+    @property
+    def CONFIG_REFRESH_SECONDS(self) -> float:
+        """How often a worker asks the cache whether the admin changed upstreams, routes or keys; a change
+        reaches every worker within this time."""
+        return float(self._get("GATEWAY_CONFIG_REFRESH_SECONDS"))
+
+    @property
+    def CONFIG_MAX_AGE_SECONDS(self) -> float:
+        """A worker re-reads the configuration at least this often even when the cache says nothing changed
+        (a per-process cache cannot tell it)."""
+        return float(self._get("GATEWAY_CONFIG_MAX_AGE_SECONDS"))
+
+    @property
+    def REFUSE_UNROUTED_MODELS(self) -> bool:
+        """Refuse (404) model names no route matches, instead of passing them to the default upstream, so a
+        key holder cannot pick any model the upstream sells."""
+        return bool(self._get("GATEWAY_REFUSE_UNROUTED_MODELS"))
+
+    @property
+    def RECORD_USAGE(self) -> bool:
+        """Write a usage record per request (in the background, off the request path)."""
+        return bool(self._get("GATEWAY_RECORD_USAGE"))
+
+    @property
+    def USAGE_FLUSH_SECONDS(self) -> float:
+        """How often queued usage records are written to the database, in one batch."""
+        return float(self._get("GATEWAY_USAGE_FLUSH_SECONDS"))
 
     @property
     def SIGNING_KEY(self) -> str:

@@ -9,11 +9,11 @@
      ├── MethodNotAllowedError                   405 invalid_request_error
      ├── RequestTooLargeError                    413 request_too_large
      ├── RateLimitError                          429 rate_limit_error
-     ├── UpstreamError                           502 api_error
+     ├── BadGatewayError                           502 api_error
      ├── GatewayTimeoutError                     504 timeout_error
      └── OverloadedError                         529 overloaded_error
 
-Pure: builds dicts, no Django. ``streaming.edge`` turns these into responses; the stream translator
+Pure: builds dicts, no Django. ``streaming.api.decorators`` turns these into responses; the stream translator
 turns them into ``event: error`` frames.
 """
 
@@ -83,7 +83,7 @@ class RateLimitError(GatewayError):
     default_message = "Rate limited."
 
 
-class UpstreamError(GatewayError):
+class BadGatewayError(GatewayError):
     status = 502
     error_type = "api_error"
     default_message = "The upstream returned an error."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from streaming import views
+from streaming.api import views
 
 app_name = "streaming"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,32 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _no_learned_upstream_limits() -> Iterator[None]:
-    """What one test taught the gateway about "the upstream" must not leak into the next."""
-    from streaming import capabilities
+def _fresh_control_plane(settings: Any) -> Iterator[None]:
+    """What one test taught the gateway (learned capabilities, verified keys, counters in the cache, its
+    configuration snapshot) must not leak into the next. Usage records are off unless a test turns them on
+    (and then flushes them itself): a background writer outliving its test would write into the next."""
+    from django.core.cache import cache
 
-    capabilities.forget_all()
+    from streaming.control.registry import registry
+
+    settings.GATEWAY_RECORD_USAGE = False
+    cache.clear()
+    registry.reset()
     yield
-    capabilities.forget_all()
+    cache.clear()
+    registry.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_of_other_threads(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Async tests reach the database from worker threads (asgiref's, the gateway's database thread), whose
+    connections outlive the test; PostgreSQL refuses to drop the test database while they are open."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    from streaming.control.db_thread import _executor
+
+    with django_db_blocker.unblock():
+        for executor in (SyncToAsync.single_thread_executor, _executor):
+            executor.submit(connections.close_all).result()

@@ -3,8 +3,10 @@
 Block indices run 0..n-1 in start order, one block is open at a time, and deltas and stops go only to
 the open block. ``BlockWriter`` keeps that for ``StreamTranslator``: a part becomes current (closing the
 previous one), starts its block lazily on the first thing to show, sends deltas through a per-block
-byte prefix (``streaming.sse.encode_delta``: no per-delta JSON encoding) and closes exactly once.
-Parts also keep what the upstream sent so far, to reconcile with the ``*.done`` values. Pure.
+byte prefix (``streaming.translate.frames.encode_delta``: no per-delta JSON encoding) and closes exactly once.
+Parts also keep what the upstream sent so far, to reconcile with the ``*.done`` values. Text parts hold
+their web search citations until the block has started (and, when stop sequences are set, until it
+ends: a block cut at a stop sequence drops them, as the non-streaming answer does). Pure.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from streaming.sse import delta_prefix, encode_delta, encode_event
+from streaming.translate.frames import delta_prefix, encode_delta, encode_event
 from streaming.translate.stopseq import StopMatcher
+from streaming.translate.types import WebSearchCitation
 
 Frames = list[bytes]
 
@@ -42,12 +45,14 @@ class Part:
 class TextPart(Part):
     """An ``output_text`` or ``refusal`` content part; ``matcher`` holds back text that may start a stop sequence."""
 
-    __slots__ = ("matcher", "output_index")
+    __slots__ = ("annotations_seen", "citations", "matcher", "output_index")
 
     def __init__(self, output_index: int | None, matcher: StopMatcher | None) -> None:
         super().__init__()
         self.output_index = output_index
         self.matcher = matcher
+        self.citations: list[WebSearchCitation] = []  # not sent yet (see the module docstring)
+        self.annotations_seen = 0  # upstream annotations handled, to reconcile with ``*.done`` parts
 
 
 class ToolPart(Part):
@@ -98,6 +103,15 @@ class BlockWriter:
     def start(self, part: Part, block: Mapping[str, Any], delta_type: str, out: Frames) -> None:
         """``content_block_start`` for ``part`` at the next index."""
         self.activate(part, out)
+        index = part.index = self._open(block, out)
+        part.prefix = delta_prefix(index, delta_type, _DELTA_FIELDS[delta_type])
+
+    def complete(self, block: Mapping[str, Any], out: Frames) -> None:
+        """A block that is whole at its start (a web search result): start and stop, no deltas."""
+        self.finish_current(out)
+        out.append(_STOP_FRAME % self._open(block, out))
+
+    def _open(self, block: Mapping[str, Any], out: Frames) -> int:
         index = self._next_index
         self._next_index += 1
         out.append(
@@ -105,8 +119,7 @@ class BlockWriter:
                 "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
             )
         )
-        part.index = index
-        part.prefix = delta_prefix(index, delta_type, _DELTA_FIELDS[delta_type])
+        return index
 
     def delta(self, part: Part, value: str, out: Frames) -> None:
         out.append(encode_delta(part.prefix, value))
@@ -116,7 +129,33 @@ class BlockWriter:
         """A text delta, opening the text block first if this is its first text."""
         if part.index is None:
             self.start(part, TEXT_START, "text_delta", out)
+            if part.citations and part.matcher is None:
+                self.flush_citations(part, out)
         self.delta(part, text, out)
+
+    def citation(self, part: TextPart, citation: WebSearchCitation, out: Frames) -> None:
+        """A ``citations_delta`` for the text block now, or kept until it may be sent (module docstring)."""
+        if part.closed:
+            return
+        if part.index is None or part.matcher is not None:
+            part.citations.append(citation)
+            return
+        self.activate(part, out)
+        self._citation_frame(part.index, citation, out)
+
+    def flush_citations(self, part: TextPart, out: Frames) -> None:
+        if part.index is not None:
+            for citation in part.citations:
+                self._citation_frame(part.index, citation, out)
+        part.citations.clear()
+
+    def _citation_frame(self, index: int, citation: WebSearchCitation, out: Frames) -> None:
+        delta = {"type": "citations_delta", "citation": citation}
+        out.append(
+            encode_event(
+                "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+            )
+        )
 
     def signature(self, part: ReasoningPart, signature: str, out: Frames) -> None:
         """The thinking block's ``signature_delta`` (sent last, just before the block stops)."""
@@ -136,6 +175,9 @@ class BlockWriter:
         part = self.current
         if part is None:
             return
-        if isinstance(part, TextPart) and part.matcher is not None and (held := part.matcher.flush()):
-            self.text(part, held, out)
+        if isinstance(part, TextPart):
+            if part.matcher is not None and (held := part.matcher.flush()):
+                self.text(part, held, out)
+            if part.citations:
+                self.flush_citations(part, out)
         self.close(part, out)

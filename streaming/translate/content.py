@@ -10,9 +10,10 @@
 - ``search_result`` -> text (title, source, its text blocks); ``tool_reference`` -> a line saying the tool
   is available (the gateway always sends every tool, ``defer_loading`` or not).
 - Server-tool history (``server_tool_use``, ``web_search_tool_result``, ``mcp_tool_use``, ``compaction``...)
-  comes from a conversation that ran on Anthropic before switching to this gateway. It is kept as text
-  (a compact JSON rendering without encrypted fields) so the model still sees what happened; failing the
-  whole conversation would be worse. ``fallback`` and ``mcp_tool_listing`` are dropped: Anthropic does not
+  comes from the gateway's own web searches, or from a conversation that ran on Anthropic before switching
+  to this gateway. It is kept as text so the model still sees what happened; failing the whole
+  conversation would be worse. Web searches read as their query and each result's title and URL
+  (``translate.web_search``); other blocks as a compact JSON rendering without encrypted fields. ``fallback`` and ``mcp_tool_listing`` are dropped: Anthropic does not
   render them into the prompt either. Any other ``type`` is a 400 naming its path, and so is a known block
   in a role that cannot hold it (a ``tool_use`` in a user message).
 - ``file`` sources (Anthropic Files API ids) are a 400: the upstream cannot resolve them.
@@ -24,14 +25,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from streaming.translate.types import (
-    InputFilePart,
-    InputImagePart,
-    InputPart,
-    InputTextPart,
-    OutputTextPart,
-)
-from streaming.translate.validate import (
+from streaming.translate import web_search
+from streaming.translate.fields import (
     at,
     expect_choice,
     expect_list,
@@ -40,6 +35,13 @@ from streaming.translate.validate import (
     invalid,
     optional_str,
     require,
+)
+from streaming.translate.types import (
+    InputFilePart,
+    InputImagePart,
+    InputPart,
+    InputTextPart,
+    OutputTextPart,
 )
 
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -111,6 +113,8 @@ def history_text(block: dict[str, Any], kind: str) -> str:
     if kind == "compaction":
         summary = block.get("content")
         return summary if isinstance(summary, str) else ""
+    if (searched := web_search.history_text(block, kind)) is not None:
+        return searched
     fields = {k: v for k, v in _strip_opaque(block).items() if k != "type"}
     return f"[{kind}] {json.dumps(fields, ensure_ascii=False, separators=(',', ':'))}"
 

@@ -1,4 +1,5 @@
-"""What the response side needs to know about the request it answers (built by ``translate.request``)."""
+"""What translation needs to know beyond the body: the target model (from routing) and, for the
+response side, facts of the request it answers (built by ``translate.request``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
-    """Where a client model name goes upstream, and what that upstream model accepts."""
+class TargetModel:
+    """The upstream model a client model name is routed to, and what that model accepts."""
 
     client_model: str
     upstream_model: str
-    # Reasoning models reject non-default temperature/top_p and accept ``reasoning``.
-    reasoning: bool = False
+    # Reasoning models reject non-default temperature/top_p and accept ``reasoning``; None: unknown (no
+    # profile), so ``reasoning`` is sent only when the client asks for it, and temperature is forwarded.
+    reasoning: bool | None = False
     # The upstream model's output cap; max_tokens above it is clamped (documented), never silently otherwise.
     max_output_tokens: int | None = None
     # Reasoning effort sent when the client did not ask for thinking (None: no ``reasoning`` parameter).
@@ -21,6 +23,8 @@ class Route:
     # The efforts the upstream model accepts (None: unknown, pass the client's through); others are
     # moved to the nearest accepted one so ``/effort max`` in Claude Code does not become a 400.
     reasoning_efforts: tuple[str, ...] | None = None
+    # Parameters the upstream model is known to refuse (learned from its 400s): left out of the payload.
+    unsupported: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +42,6 @@ class RequestContext:
     tool_names: dict[str, str] = field(default_factory=dict)
     # Secret for minting thinking signatures (translate.signature).
     signing_key: str = ""
+    # The request declared Anthropic's web search: upstream searches become server tool blocks, url
+    # citations become text citations, and usage counts the searches (translate.web_search).
+    web_search: bool = False

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 
 TOOL_ID_PREFIX = "toolu_"
+SERVER_TOOL_ID_PREFIX = "srvtoolu_"
 MESSAGE_ID_PREFIX = "msg_"
 # The Responses API limits function names to 64 characters of [A-Za-z0-9_-].
 MAX_TOOL_NAME = 64
@@ -25,6 +27,11 @@ def message_id(response_id: str) -> str:
 def tool_use_id(call_id: str) -> str:
     """Upstream ``call_id`` -> Anthropic ``tool_use.id``."""
     return TOOL_ID_PREFIX + call_id
+
+
+def server_tool_use_id(item_id: str) -> str:
+    """Upstream ``web_search_call`` id ``ws_X`` -> ``srvtoolu_X`` (a fresh one for servers that send none)."""
+    return SERVER_TOOL_ID_PREFIX + (item_id.removeprefix("ws_") or uuid.uuid4().hex)
 
 
 def call_id(tool_use_id: str) -> str:

@@ -41,6 +41,7 @@ from streaming.translate.content import (
     search_result_text,
     tool_result_output,
 )
+from streaming.translate.fields import at, expect_bool, expect_object, expect_str, invalid, require
 from streaming.translate.signature import open_signature
 from streaming.translate.types import (
     FunctionCallItem,
@@ -50,7 +51,6 @@ from streaming.translate.types import (
     OutputTextPart,
     ReasoningItem,
 )
-from streaming.translate.validate import at, expect_bool, expect_object, expect_str, invalid, require
 
 
 class MessageConverter:

@@ -4,10 +4,10 @@ The payload is built only from fields this mapping knows; nothing unknown is eve
 
 Field by field (documented choices):
 
-- ``model`` -> ``route.upstream_model`` (``streaming.routing``); the context keeps the client's name.
+- ``model`` -> ``target.upstream_model`` (``streaming.control.routing``); the context keeps the client's name.
 - ``system`` (string or text blocks joined with a blank line) -> ``instructions``; ``messages`` -> ``input``
   (``translate.content``).
-- ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``route.max_output_tokens`` (the
+- ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``target.max_output_tokens`` (the
   upstream model's output cap) and raised to 16, the Responses API's minimum (it answers 400
   ``integer_below_min_value`` below that).
 - ``temperature`` / ``top_p`` forwarded, but dropped for reasoning models (they reject non-default values).
@@ -16,11 +16,11 @@ Field by field (documented choices):
 - ``metadata.user_id`` -> ``prompt_cache_key`` (keyed hash of the whole id, so one session's turns share a
   cache bucket) and ``safety_identifier`` (keyed hash of the account/device id when the user id is Claude
   Code's JSON, else of the whole id). Both are 64 hex characters (the upstream's limit) and never raw PII.
-- ``tools``: custom tools -> non-strict ``function`` tools (``parameters`` = ``input_schema`` as given; a
-  schema without ``type``/``properties`` gets ``"type": "object"``/``"properties": {}``, which OpenAI
-  requires and which change nothing); server tools are rejected by validation. Unknown tool fields
-  (``defer_loading``, ``cache_control``, ``input_examples``, ``strict``...) are dropped.
-- ``tool_choice`` auto/any/tool/none -> ``"auto"``/``"required"``/``{"type": "function"}``/``"none"``;
+- ``tools`` / ``tool_choice`` (``translate.tools``): custom and Anthropic-defined client tools (bash, text
+  editor, memory, computer) -> non-strict ``function`` tools; web search -> the ``web_search`` tool, its
+  ``max_uses`` -> ``max_tool_calls``, and ``include`` asks for ``web_search_call.action.sources``; other
+  server tools are a 400. ``tool_choice`` auto/any/tool/none -> ``"auto"``/``"required"``/
+  ``{"type": "function"}`` (or ``allowed_tools`` requiring ``web_search``)/``"none"``;
   ``disable_parallel_tool_use: true`` -> ``parallel_tool_calls: false`` (absent: omitted).
 - Thinking -> ``reasoning`` (reasoning-model routes only; other models reject it):
   ``enabled`` with budget b -> effort ``low`` (b < 4096), ``medium`` (b < 16384) or ``high``;
@@ -28,7 +28,7 @@ Field by field (documented choices):
   wins over both and also applies without thinking. With thinking on: ``summary: "auto"`` (unless
   ``display: "omitted"``) and ``include: ["reasoning.encrypted_content"]`` (``store: false`` needs it to
   carry reasoning across turns inside thinking signatures; without thinking no blocks carry it, so it is
-  not fetched). Thinking off and no effort -> ``route.default_reasoning_effort`` or no ``reasoning``.
+  not fetched). Thinking off and no effort -> ``target.default_reasoning_effort`` or no ``reasoning``.
 - ``output_config.format`` (json_schema) -> ``text.format`` (non-strict: OpenAI's strict mode rejects
   schemas Anthropic accepts).
 - ``store: false`` always. ``context_management``, ``service_tier``, ``container``, ``inference_geo``,
@@ -48,22 +48,26 @@ from typing import Any, NamedTuple, cast
 
 from streaming.errors import InvalidRequestError
 from streaming.translate import ids
-from streaming.translate.context import RequestContext, Route
+from streaming.translate.context import RequestContext, TargetModel
 from streaming.translate.messages import MessageConverter
-from streaming.translate.types import (
-    FunctionTool,
-    ReasoningParam,
-    ResponsesPayload,
-    ToolChoice,
+from streaming.translate.tools import (
+    client_tool_names,
+    is_web_search,
+    max_tool_calls,
+    tool_choice,
+    upstream_tools,
 )
-from streaming.translate.validate import CheckedRequest, Thinking, check_request, is_custom_tool
+from streaming.translate.types import ReasoningParam, ResponsesPayload
+from streaming.translate.validate import CheckedRequest, Thinking, check_request
 
 logger = logging.getLogger("streaming")
 
 MIN_OUTPUT_TOKENS = 16
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
+WEB_SEARCH_SOURCES = "web_search_call.action.sources"
 THINKING_ON = frozenset({"enabled", "adaptive", "between_tools"})
-# What ``POST /responses/input_tokens`` accepts (openai-python ``InputTokenCountParams``).
+# What ``POST /responses/input_tokens`` accepts of what this translation builds (openai-python
+# ``InputTokenCountParams`` also has conversation, previous_response_id and truncation, never built here).
 COUNT_FIELDS = (
     "model",
     "instructions",
@@ -82,31 +86,35 @@ class TranslatedRequest(NamedTuple):
 
 
 def translate_request(
-    body: object, route: Route, *, signing_key: str, count_only: bool = False
+    body: object, target: TargetModel, *, signing_key: str, count_only: bool = False
 ) -> TranslatedRequest:
     """Validate ``body`` (400 naming the field path on any problem) and map it to a Responses payload."""
     req = check_request(body, count_only=count_only)
     converter = MessageConverter(
-        signing_key=signing_key, keep_reasoning=route.reasoning, upstream_model=route.upstream_model
+        signing_key=signing_key,
+        keep_reasoning=target.reasoning is not False,
+        upstream_model=target.upstream_model,
     )
     try:
         items = converter.convert(req.messages)
     except RecursionError:
         # A body nested almost as deep as the JSON parser allows can still overflow the stack here.
         raise InvalidRequestError("Request body is nested too deeply.") from None
-    payload: ResponsesPayload = {"model": route.upstream_model, "input": items}
+    payload: ResponsesPayload = {"model": target.upstream_model, "input": items}
     if instructions := _instructions(req.system):
         payload["instructions"] = instructions
     if req.tools:
-        payload["tools"] = [function_tool(tool) for tool in req.tools]
+        payload["tools"] = upstream_tools(req.tools)
         if req.tool_choice is not None:
-            payload["tool_choice"] = tool_choice(req.tool_choice)
+            payload["tool_choice"] = tool_choice(req.tool_choice, req.tools)
             if req.tool_choice.get("disable_parallel_tool_use") is True:
                 payload["parallel_tool_calls"] = False
+        if (cap := max_tool_calls(req.tools)) is not None:
+            payload["max_tool_calls"] = cap
     if req.max_tokens is not None:
-        cap = route.max_output_tokens
+        cap = target.max_output_tokens
         payload["max_output_tokens"] = max(MIN_OUTPUT_TOKENS, min(req.max_tokens, cap or req.max_tokens))
-    if not route.reasoning:
+    if target.reasoning is not True:
         if req.temperature is not None:
             payload["temperature"] = req.temperature
         if req.top_p is not None:
@@ -114,10 +122,22 @@ def translate_request(
     if isinstance(body, dict) and body.get("top_k") is not None:
         logger.debug("top_k dropped: the Responses API has no equivalent")
     thinking = req.thinking.type in THINKING_ON
-    if route.reasoning and (reasoning := reasoning_param(req.thinking, req.effort, route)):
+    include: list[str] = []
+    # A model with no profile (reasoning None) gets reasoning only when the client asked for it.
+    asked = target.reasoning is True or thinking or req.effort is not None
+    if (
+        target.reasoning is not False
+        and asked
+        and (reasoning := reasoning_param(req.thinking, req.effort, target))
+    ):
         payload["reasoning"] = reasoning
         if thinking:
-            payload["include"] = [ENCRYPTED_REASONING]
+            include.append(ENCRYPTED_REASONING)
+    web_search = any(is_web_search(tool) for tool in req.tools)
+    if web_search:
+        include.append(WEB_SEARCH_SOURCES)
+    if include:
+        payload["include"] = include
     if req.output_format is not None:
         payload["text"] = {
             "format": {"type": "json_schema", "name": "output", "schema": req.output_format, "strict": False}
@@ -126,39 +146,18 @@ def translate_request(
         payload["prompt_cache_key"] = _keyed_hash(signing_key, "prompt-cache", req.user_id)
         payload["safety_identifier"] = _keyed_hash(signing_key, "safety", _user_identity(req.user_id))
     payload["store"] = False
+    for param in target.unsupported:
+        payload = without_parameter(payload, param)
     if count_only:
         payload = _count_payload(payload)
-    return TranslatedRequest(payload, _context(req, route, converter, signing_key, thinking=thinking))
+    context = _context(req, target, converter, signing_key, thinking=thinking, web_search=web_search)
+    return TranslatedRequest(payload, context)
 
 
 def _instructions(system: str | list[dict[str, Any]] | None) -> str:
     if system is None or isinstance(system, str):
         return system or ""
     return "\n\n".join(block["text"] for block in system if block["text"])
-
-
-def function_tool(tool: dict[str, Any]) -> FunctionTool:
-    """A custom Anthropic tool as a non-strict function tool; only name/description/schema survive."""
-    schema = dict(tool["input_schema"])
-    if "type" not in schema:
-        schema = {"type": "object", **schema}
-    schema.setdefault("properties", {})
-    function: FunctionTool = {
-        "type": "function",
-        "name": ids.upstream_tool_name(tool["name"]),
-        "parameters": schema,
-        "strict": False,
-    }
-    if tool.get("description") is not None:
-        function["description"] = tool["description"]
-    return function
-
-
-def tool_choice(choice: dict[str, Any]) -> ToolChoice:
-    kind = choice["type"]
-    if kind == "tool":
-        return {"type": "function", "name": ids.upstream_tool_name(choice["name"])}
-    return "required" if kind == "any" else "auto" if kind == "auto" else "none"
 
 
 def budget_effort(budget_tokens: int) -> str:
@@ -189,17 +188,42 @@ def supported_effort(effort: str, supported: tuple[str, ...] | None) -> str:
     return ranked[0][1] if ranked else effort
 
 
-def reasoning_param(thinking: Thinking, effort: str | None, route: Route) -> ReasoningParam | None:
+def reasoning_param(thinking: Thinking, effort: str | None, target: TargetModel) -> ReasoningParam | None:
     if thinking.type in THINKING_ON:
         if effort is None:
             budget = thinking.budget_tokens
             effort = budget_effort(budget) if budget is not None else "medium"
-        chosen = supported_effort(effort, route.reasoning_efforts)
+        chosen = supported_effort(effort, target.reasoning_efforts)
         # ``display: "omitted"`` shows no thinking text, so no summary is asked for: nothing generated for
         # nothing, and no dependency on OpenAI's organisation verification for reasoning summaries.
         return {"effort": chosen} if thinking.display == "omitted" else {"effort": chosen, "summary": "auto"}
-    effort = effort or route.default_reasoning_effort
-    return {"effort": supported_effort(effort, route.reasoning_efforts)} if effort else None
+    effort = effort or target.default_reasoning_effort
+    return {"effort": supported_effort(effort, target.reasoning_efforts)} if effort else None
+
+
+def without_parameter(payload: ResponsesPayload, param: str) -> ResponsesPayload:
+    """``payload`` without ``param`` (``temperature``, ``top_p``, ``reasoning``, ``reasoning.effort``,
+    ``reasoning.summary``), for upstream models that refuse it; a reasoning parameter left empty goes, and
+    with it the request for encrypted reasoning (other ``include`` entries, web search sources, stay).
+    Returns a new payload; ``payload`` is not changed."""
+    copied = cast(ResponsesPayload, dict(payload))
+    field, _, sub = param.partition(".")
+    if field in ("temperature", "top_p"):
+        copied.pop(field, None)  # type: ignore[misc]
+        return copied
+    if field != "reasoning" or "reasoning" not in copied:
+        return copied
+    reasoning = cast(ReasoningParam, {k: v for k, v in copied["reasoning"].items() if sub and k != sub})
+    if reasoning:
+        copied["reasoning"] = reasoning
+    else:
+        del copied["reasoning"]
+        include = [entry for entry in copied.get("include", ()) if entry != ENCRYPTED_REASONING]
+        if include:
+            copied["include"] = include
+        else:
+            copied.pop("include", None)
+    return copied
 
 
 def _keyed_hash(secret: str, purpose: str, value: str) -> str:
@@ -221,19 +245,33 @@ def _user_identity(user_id: str) -> str:
 
 
 def _count_payload(payload: ResponsesPayload) -> ResponsesPayload:
-    return cast(ResponsesPayload, {key: value for key, value in payload.items() if key in COUNT_FIELDS})
+    """Only what the counting endpoint accepts; no reasoning summary (it changes no input token, and
+    organisations not verified for summaries are refused it)."""
+    counted = cast(ResponsesPayload, {key: value for key, value in payload.items() if key in COUNT_FIELDS})
+    if "reasoning" in counted:
+        counted["reasoning"] = cast(
+            ReasoningParam, {k: v for k, v in counted["reasoning"].items() if k != "summary"}
+        )
+    return counted
 
 
 def _context(
-    req: CheckedRequest, route: Route, converter: MessageConverter, signing_key: str, *, thinking: bool
+    req: CheckedRequest,
+    target: TargetModel,
+    converter: MessageConverter,
+    signing_key: str,
+    *,
+    thinking: bool,
+    web_search: bool,
 ) -> RequestContext:
-    names = [tool["name"] for tool in req.tools if is_custom_tool(tool)] + converter.tool_use_names
+    names = client_tool_names(req.tools) + converter.tool_use_names
     return RequestContext(
         client_model=req.model,
-        upstream_model=route.upstream_model,
+        upstream_model=target.upstream_model,
         thinking=thinking,
         thinking_display=req.thinking.display,
         stop_sequences=req.stop_sequences,
         tool_names=ids.tool_name_map(names),
         signing_key=signing_key,
+        web_search=web_search,
     )

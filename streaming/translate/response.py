@@ -14,7 +14,10 @@ Decisions (documented here once):
   request: ``input`` becomes ``{INVALID_ARGUMENTS_KEY: <raw string>}``, so the client's tool rejects
   the input and the model can retry, and the other blocks of the answer survive.
 - After a stop-sequence cut the upstream's real usage is reported (the upstream did generate and bill
-  it); the streaming path, which stops reading, has to estimate instead.
+  it); the streaming path, which stops reading, has to estimate instead. A text block cut short loses its
+  citations (the stream defers them to the block's end when stop sequences are set, for the same result).
+- With the web search tool declared, ``web_search_call`` items become server tool blocks and
+  ``url_citation`` annotations text citations (``translate.web_search``), and usage counts the searches.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from streaming.errors import GatewayError, UpstreamError
+from streaming.error_map import error_for_event
+from streaming.errors import BadGatewayError, GatewayError
 from streaming.translate.context import RequestContext
-from streaming.translate.errors import error_for_event
 from streaming.translate.ids import message_id, tool_use_id
 from streaming.translate.signature import mint_signature
 from streaming.translate.stopseq import find_stop
@@ -40,6 +43,14 @@ from streaming.translate.types import (
     ThinkingBlock,
     ToolUseBlock,
     Usage,
+)
+from streaming.translate.web_search import (
+    WEB_SEARCH_CALL,
+    part_citations,
+    response_titles,
+    search_blocks,
+    search_failed,
+    server_tool_usage,
 )
 
 INVALID_ARGUMENTS_KEY = "_gateway_invalid_arguments"
@@ -78,6 +89,14 @@ def usage_from(usage: object) -> Usage:
         "cache_read_input_tokens": cached,
         "output_tokens": _int(usage.get("output_tokens")),
     }
+
+
+def message_usage(usage: object, context: RequestContext, searches: int) -> Usage:
+    """The final usage: the upstream's figures, plus the searches when the client declared web search."""
+    result = usage_from(usage)
+    if context.web_search:
+        result["server_tool_use"] = server_tool_usage(searches)
+    return result
 
 
 def zero_usage() -> Usage:
@@ -204,8 +223,8 @@ def reasoning_block(
     return {"type": "thinking", "thinking": text, "signature": signature}
 
 
-def _message_blocks(item: Mapping[str, Any]) -> tuple[list[TextBlock], bool]:
-    """Text blocks of a message item, and whether it refused."""
+def _message_blocks(item: Mapping[str, Any], context: RequestContext) -> tuple[list[TextBlock], bool]:
+    """Text blocks of a message item (with their web search citations), and whether it refused."""
     blocks: list[TextBlock] = []
     refused = False
     content = item.get("content")
@@ -219,7 +238,10 @@ def _message_blocks(item: Mapping[str, Any]) -> tuple[list[TextBlock], bool]:
         else:
             continue
         if isinstance(text, str) and text:
-            blocks.append({"type": "text", "text": text})
+            block: TextBlock = {"type": "text", "text": text}
+            if context.web_search and (citations := part_citations(part, text)):
+                block["citations"] = citations
+            blocks.append(block)
     return blocks, refused
 
 
@@ -250,7 +272,7 @@ def _failure(response: Mapping[str, Any], secrets: Iterable[str | None]) -> Gate
     status = response.get("status")
     # Only a short string is echoed: the message reaches the client unredacted, and repr of deep junk can recurse.
     shown = repr(status) if isinstance(status, str) and len(status) <= 40 else "of an unexpected form"
-    return UpstreamError(f"The upstream response ended with status {shown}.")
+    return BadGatewayError(f"The upstream response ended with status {shown}.")
 
 
 def response_to_message(
@@ -265,13 +287,16 @@ def response_to_message(
         raise _failure(response, secrets)
     content: list[ContentBlock] = []
     tool_use = refusal = False
+    searches = 0
     output = response.get("output")
-    for item in output if isinstance(output, list) else ():
+    output = output if isinstance(output, list) else []
+    titles = response_titles(output) if context.web_search else {}
+    for item in output:
         if not isinstance(item, Mapping):
             continue
         kind = item.get("type")
         if kind == "message":
-            blocks, refused = _message_blocks(item)
+            blocks, refused = _message_blocks(item, context)
             content += blocks
             refusal = refusal or refused
         elif kind == "function_call":
@@ -279,6 +304,9 @@ def response_to_message(
             tool_use = True
         elif kind == "reasoning" and (block := reasoning_block(item, context)) is not None:
             content.append(block)
+        elif kind == WEB_SEARCH_CALL and context.web_search and (found := search_blocks(item, titles)):
+            content += found
+            searches += not search_failed(item)
     content, stop_sequence = cut_at_stop_sequence(content, context.stop_sequences)
     stop_reason: StopReason
     if stop_sequence is not None:
@@ -293,5 +321,5 @@ def response_to_message(
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "usage": usage_from(response.get("usage")),
+        "usage": message_usage(response.get("usage"), context, searches),
     }

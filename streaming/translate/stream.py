@@ -23,6 +23,8 @@ How that is kept:
   ``output_item.done`` never came (cut short, or never streamed) are finished from it the same way.
 - Finished-output facts (usage, stop reason, ids, tool and thinking blocks, signatures) come from
   ``translate.response``; nothing is computed twice.
+- Web search calls and citations (only when the request declared the tool) are written by
+  ``translate.stream_web_search``; ``*.done`` parts fill in annotations that had no event.
 
 Decisions: after a stop-sequence match the translator ends the message itself and reports
 ``output_tokens`` as an estimate (characters streamed / 4, rounded up) and input usage as 0: the
@@ -32,7 +34,7 @@ sent both would differ from the non-streaming text, which prefers the summary.
 
 Cost (budget ~15 µs per upstream event for the whole gateway): one dict lookup to dispatch, an identity
 check for the active part, and one frame per delta built from a per-block byte prefix plus one C-level
-string escape (``streaming.sse.encode_delta``); the stop-sequence filter runs only when the client set
+string escape (``streaming.translate.frames.encode_delta``); the stop-sequence filter runs only when the client set
 stop sequences. No per-event JSON encoding of whole dicts, no regexes.
 """
 
@@ -41,21 +43,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from streaming.errors import GatewayError, UpstreamError, envelope
-from streaming.sse import MESSAGE_STOP, encode_event
+from streaming.error_map import error_for_event, event_error_fields
+from streaming.errors import BadGatewayError, GatewayError, envelope
 from streaming.translate.blocks import BlockWriter, Frames, TextPart, ToolPart, remainder
 from streaming.translate.context import RequestContext
-from streaming.translate.errors import error_for_event, event_error_fields
+from streaming.translate.frames import MESSAGE_STOP, encode_event
 from streaming.translate.response import (
     anthropic_message_id,
     incomplete_reason,
     message_skeleton,
+    message_usage,
     stop_reason_for,
     tool_use_start,
-    usage_from,
 )
 from streaming.translate.stopseq import StopMatcher, StopSequences
 from streaming.translate.stream_thinking import ThinkingStream
+from streaming.translate.stream_web_search import WebSearchStream
 from streaming.translate.types import StopReason, Usage
 
 Event = Mapping[str, Any]
@@ -119,6 +122,9 @@ class StreamTranslator:
         self._finished: set[int] = set()
         self._tool_use = False
         self._refusal = False
+        self._search = WebSearchStream(self._blocks) if context.web_search else None
+        self._stop_reason: StopReason | None = None
+        self._usage: Usage | None = None
 
     @property
     def started(self) -> bool:
@@ -144,6 +150,16 @@ class StreamTranslator:
         """The error that ended the stream, if one did."""
         return self._error
 
+    @property
+    def stop_reason(self) -> StopReason | None:
+        """The stop reason sent in ``message_delta`` (None until then)."""
+        return self._stop_reason
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage sent in ``message_delta`` (None until then)."""
+        return self._usage
+
     # -- entry points -------------------------------------------------------------------------
 
     def feed(self, event: Mapping[str, Any]) -> Frames:
@@ -152,9 +168,7 @@ class StreamTranslator:
             return []
         data = event.get("data")
         if not isinstance(data, dict):
-            if isinstance(data, str) and data.strip() == "[DONE]":  # compatible servers' end marker
-                return self.finish()
-            return self.fail(UpstreamError("The upstream sent an event that is not valid JSON."))
+            return self.fail(BadGatewayError("The upstream sent an event that is not valid JSON."))
         kind = data.get("type")
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
@@ -185,7 +199,7 @@ class StreamTranslator:
         """Frames at upstream EOF: nothing after a terminal event, else an ``api_error``."""
         if self._done:
             return []
-        return self.fail(UpstreamError(_ENDED_EARLY))
+        return self.fail(BadGatewayError(_ENDED_EARLY))
 
     def fail(self, error: GatewayError) -> Frames:
         """The ``event: error`` frame that ends the stream (nothing more follows)."""
@@ -203,6 +217,14 @@ class StreamTranslator:
         message = message_skeleton(msg_id, self._context)
         out.append(encode_event("message_start", {"type": "message_start", "message": message}))
         self._started = True
+
+    def _end_message(
+        self, stop_reason: StopReason, stop_sequence: str | None, usage: Usage, out: Frames
+    ) -> None:
+        out.append(_message_delta(stop_reason, stop_sequence, usage))
+        out.append(MESSAGE_STOP)
+        self._stop_reason, self._usage = stop_reason, usage
+        self._done = True
 
     def _end_with_error(self, error: GatewayError, out: Frames) -> None:
         out.append(encode_event("error", envelope(error, self._request_id)))
@@ -245,9 +267,8 @@ class StreamTranslator:
         stop_reason = stop_reason_for(
             status, incomplete_reason(response), tool_use=self._tool_use, refusal=self._refusal
         )
-        out.append(_message_delta(stop_reason, None, usage_from(response.get("usage"))))
-        out.append(MESSAGE_STOP)
-        self._done = True
+        usage = message_usage(response.get("usage"), self._context, self._searched_count())
+        self._end_message(stop_reason, None, usage, out)
 
     def _on_failed(self, data: Event, out: Frames) -> None:
         self._upstream_finished = True
@@ -290,10 +311,9 @@ class StreamTranslator:
         if before:
             self._blocks.text(part, before, out)
         self._blocks.close(part, out)
-        usage = usage_from({"output_tokens": (self._blocks.chars + 3) // 4})
-        out.append(_message_delta("stop_sequence", sequence, usage))
-        out.append(MESSAGE_STOP)
-        self._done = True
+        estimate = {"output_tokens": (self._blocks.chars + 3) // 4}
+        usage = message_usage(estimate, self._context, self._searched_count())
+        self._end_message("stop_sequence", sequence, usage, out)
 
     def _reconcile_text(self, data: Event, full: object, out: Frames) -> None:
         part = self._texts.get(_text_key(data))
@@ -332,6 +352,10 @@ class StreamTranslator:
         self._refusal = self._refusal or refusal
         self._reconcile_text(data, part.get("refusal" if refusal else "text"), out)
         text_part = self._texts.get(_text_key(data))
+        annotations = part.get("annotations")
+        if self._search is not None and text_part is not None and isinstance(annotations, list):
+            for index, annotation in enumerate(annotations):
+                self._search.annotation(text_part, annotation, index, out)
         if text_part is not None and self._blocks.current is text_part and not self._done:
             self._blocks.finish_current(out)
 
@@ -345,6 +369,18 @@ class StreamTranslator:
         current = self._blocks.current
         if isinstance(current, TextPart) and current.output_index == _output_index(data) and not self._done:
             self._blocks.finish_current(out)
+
+    # -- web search (streaming.translate.stream_web_search) -------------------------------------
+
+    def _searched_count(self) -> int:
+        return self._search.searches if self._search is not None else 0
+
+    def _on_annotation(self, data: Event, out: Frames) -> None:
+        if self._search is None:
+            return
+        part = self._texts.get(_text_key(data)) or self._text_part(data)
+        index = data.get("annotation_index")
+        self._search.annotation(part, data.get("annotation"), index if type(index) is int else None, out)
 
     # -- function calls -----------------------------------------------------------------------
 
@@ -438,6 +474,8 @@ class StreamTranslator:
             self._tool_done(data, item, out)
         elif kind == "reasoning":
             self._thinking.item_done(_output_index(data), item, out)
+        elif kind == "web_search_call" and self._search is not None:
+            self._search.item_done(_output_index(data), item, out)
 
 
 _Handler = Callable[[StreamTranslator, Event, Frames], None]
@@ -461,6 +499,10 @@ _HANDLERS: dict[str, _Handler] = {
     "response.reasoning_summary_part.done": StreamTranslator._on_summary_part_done,
     "response.reasoning_text.delta": StreamTranslator._on_reasoning_text_delta,
     "response.reasoning_text.done": StreamTranslator._on_reasoning_text_done,
+    "response.output_text.annotation.added": StreamTranslator._on_annotation,
+    "response.web_search_call.in_progress": StreamTranslator._on_nothing,
+    "response.web_search_call.searching": StreamTranslator._on_nothing,
+    "response.web_search_call.completed": StreamTranslator._on_nothing,
     "response.completed": StreamTranslator._on_terminal,
     "response.incomplete": StreamTranslator._on_terminal,
     "response.failed": StreamTranslator._on_failed,

@@ -81,12 +81,43 @@ class FunctionTool(TypedDict):
     strict: bool
 
 
+class WebSearchFilters(TypedDict):
+    allowed_domains: list[str]
+
+
+class UserLocation(TypedDict, total=False):
+    type: Required[Literal["approximate"]]
+    city: str
+    region: str
+    country: str
+    timezone: str
+
+
+class WebSearchTool(TypedDict, total=False):
+    """openai-python ``types/responses/web_search_tool_param.py``."""
+
+    type: Required[Literal["web_search"]]
+    filters: WebSearchFilters
+    user_location: UserLocation
+
+
+Tool: TypeAlias = FunctionTool | WebSearchTool
+
+
 class FunctionToolChoice(TypedDict):
     type: Literal["function"]
     name: str
 
 
-ToolChoice: TypeAlias = Literal["auto", "required", "none"] | FunctionToolChoice
+class AllowedToolsChoice(TypedDict):
+    """openai-python ``types/responses/tool_choice_allowed_param.py`` (how to require a built-in tool)."""
+
+    type: Literal["allowed_tools"]
+    mode: Literal["auto", "required"]
+    tools: list[dict[str, str]]
+
+
+ToolChoice: TypeAlias = Literal["auto", "required", "none"] | FunctionToolChoice | AllowedToolsChoice
 
 
 class ReasoningParam(TypedDict, total=False):
@@ -111,9 +142,10 @@ class ResponsesPayload(TypedDict, total=False):
     model: Required[str]
     instructions: str
     input: Required[list[InputItem]]
-    tools: list[FunctionTool]
+    tools: list[Tool]
     tool_choice: ToolChoice
     parallel_tool_calls: bool
+    max_tool_calls: int
     max_output_tokens: int
     temperature: float
     top_p: float
@@ -130,9 +162,20 @@ class ResponsesPayload(TypedDict, total=False):
 # Anthropic Messages API: the Message object the gateway answers with (protocol.md A.4).
 
 
+class WebSearchCitation(TypedDict):
+    """anthropic-sdk-python ``types/citations_web_search_result_location.py``."""
+
+    type: Literal["web_search_result_location"]
+    url: str
+    title: str | None
+    encrypted_index: str
+    cited_text: str
+
+
 class TextBlock(TypedDict):
     type: Literal["text"]
     text: str
+    citations: NotRequired[list[WebSearchCitation]]
 
 
 class ThinkingBlock(TypedDict):
@@ -153,9 +196,57 @@ class ToolUseBlock(TypedDict):
     input: dict[str, Any]
 
 
-ContentBlock: TypeAlias = TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock
+class ServerToolUseBlock(TypedDict):
+    """anthropic-sdk-python ``types/server_tool_use_block.py`` (the gateway only runs ``web_search``)."""
+
+    type: Literal["server_tool_use"]
+    id: str
+    name: Literal["web_search"]
+    input: dict[str, Any]
+
+
+class WebSearchResult(TypedDict):
+    """anthropic-sdk-python ``types/web_search_result_block.py``."""
+
+    type: Literal["web_search_result"]
+    url: str
+    title: str
+    encrypted_content: str
+    page_age: str | None
+
+
+class WebSearchError(TypedDict):
+    """anthropic-sdk-python ``types/web_search_tool_result_error_object.py``."""
+
+    type: Literal["web_search_tool_result_error"]
+    error_code: Literal["unavailable", "max_uses_exceeded", "too_many_requests", "query_too_long"]
+
+
+class WebSearchToolResultBlock(TypedDict):
+    """anthropic-sdk-python ``types/web_search_tool_result_block.py``."""
+
+    type: Literal["web_search_tool_result"]
+    tool_use_id: str
+    content: list[WebSearchResult] | WebSearchError
+
+
+ContentBlock: TypeAlias = (
+    TextBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+    | ToolUseBlock
+    | ServerToolUseBlock
+    | WebSearchToolResultBlock
+)
 
 StopReason: TypeAlias = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal"]
+
+
+class ServerToolUsage(TypedDict):
+    """anthropic-sdk-python ``types/server_tool_usage.py`` (both counts required there)."""
+
+    web_search_requests: int
+    web_fetch_requests: int
 
 
 class Usage(TypedDict):
@@ -163,6 +254,7 @@ class Usage(TypedDict):
     output_tokens: int
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
+    server_tool_use: NotRequired[ServerToolUsage]
 
 
 class Message(TypedDict):

@@ -3,18 +3,31 @@
 Messages read like Anthropic's own (pydantic style): ``messages.2.content.0.source.data: Field required``,
 ``max_tokens: Input should be a valid integer``. Every check raises ``InvalidRequestError`` (400); nothing
 else may escape, whatever JSON comes in. Unknown top-level fields are ignored (both APIs add fields often);
-fields the gateway uses are checked for type and range. Content blocks are checked where they are
-converted (``translate.content``) with the helpers below.
+fields the gateway uses are checked for type and range. Tools are checked by kind in ``translate.tools``,
+content blocks where they are converted (``translate.content``), all with the helpers of
+``translate.fields``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from streaming.errors import InvalidRequestError
+from streaming.translate.fields import (
+    at,
+    expect_bool,
+    expect_choice,
+    expect_int,
+    expect_list,
+    expect_number,
+    expect_object,
+    expect_str,
+    invalid,
+    optional_str,
+    require,
+)
+from streaming.translate.tools import check_tools
 
 ROLES = ("user", "assistant", "system")
 THINKING_TYPES = ("enabled", "disabled", "adaptive", "between_tools")
@@ -23,87 +36,6 @@ TOOL_CHOICE_TYPES = ("auto", "any", "tool", "none")
 MIN_THINKING_BUDGET = 1024
 
 ThinkingDisplay = Literal["summarized", "omitted"]
-
-
-# --- path-naming helpers -----------------------------------------------------------------------------------------
-
-
-def at(path: str, key: str | int) -> str:
-    """``messages`` + ``2`` -> ``messages.2`` (Anthropic's path notation)."""
-    return f"{path}.{key}" if path else str(key)
-
-
-def invalid(path: str, message: str) -> InvalidRequestError:
-    return InvalidRequestError(f"{path}: {message}" if path else message)
-
-
-def _choices(choices: Sequence[str]) -> str:
-    quoted = [f"'{c}'" for c in choices]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
-def require(obj: dict[str, Any], key: str, path: str) -> Any:
-    """The value of a required field (null counts as missing)."""
-    value = obj.get(key)
-    if value is None:
-        raise invalid(at(path, key), "Field required")
-    return value
-
-
-def expect_object(value: object, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise invalid(path, "Input should be a valid dictionary")
-    return value
-
-
-def expect_list(value: object, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise invalid(path, "Input should be a valid list")
-    return value
-
-
-def expect_str(value: object, path: str, *, non_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise invalid(path, "Input should be a valid string")
-    if non_empty and not value:
-        raise invalid(path, "String should have at least 1 character")
-    return value
-
-
-def expect_bool(value: object, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise invalid(path, "Input should be a valid boolean")
-    return value
-
-
-def expect_int(value: object, path: str, *, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(path, "Input should be a valid integer")
-    if minimum is not None and value < minimum:
-        raise invalid(path, f"Input should be greater than or equal to {minimum}")
-    return value
-
-
-def expect_number(value: object, path: str, *, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise invalid(path, "Input should be a valid number")
-    if not low <= value <= high:
-        raise invalid(path, f"Input should be between {low:g} and {high:g}")
-    return float(value)
-
-
-def expect_choice(value: object, path: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise invalid(path, f"Input should be {_choices(choices)}")
-    return value
-
-
-def optional_str(obj: dict[str, Any], key: str, path: str) -> str | None:
-    value = obj.get(key)
-    return None if value is None else expect_str(value, at(path, key))
-
-
-# --- the request's top level -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +88,7 @@ def check_request(body: object, *, count_only: bool = False) -> CheckedRequest:
     effort = None
     if output_config.get("effort") is not None:
         effort = expect_choice(output_config["effort"], "output_config.effort", EFFORTS)
-    tools = _check_tools(body.get("tools"))
+    tools = check_tools(body.get("tools"))
     return CheckedRequest(
         model=model,
         max_tokens=max_tokens,
@@ -215,37 +147,6 @@ def _check_stop_sequences(value: object) -> tuple[str, ...]:
     sequences = expect_list(value, "stop_sequences")
     # An empty stop sequence would match at once and cut every answer to nothing.
     return tuple(expect_str(s, at("stop_sequences", i), non_empty=True) for i, s in enumerate(sequences))
-
-
-def is_custom_tool(tool: dict[str, Any]) -> bool:
-    """A tool without ``type`` or with ``type: "custom"`` (anything else is a server tool)."""
-    return tool.get("type") in (None, "custom")
-
-
-def _check_tools(value: object) -> list[dict[str, Any]]:
-    if value is None:
-        return []
-    tools = expect_list(value, "tools")
-    seen: set[str] = set()
-    for index, tool in enumerate(tools):
-        path = at("tools", index)
-        expect_object(tool, path)
-        if not is_custom_tool(tool):
-            kind = expect_str(tool["type"], at(path, "type"))
-            raise invalid(
-                at(path, "type"),
-                f"'{kind}' is not supported by this gateway: server tools have no equivalent upstream; "
-                "define a custom tool (name, description, input_schema) instead.",
-            )
-        name = expect_str(require(tool, "name", path), at(path, "name"), non_empty=True)
-        if name in seen:
-            raise invalid(at(path, "name"), f"Tool names must be unique ('{name}' appears twice)")
-        seen.add(name)
-        schema = expect_object(require(tool, "input_schema", path), at(path, "input_schema"))
-        if "type" in schema and schema["type"] != "object":
-            raise invalid(at(path, "input_schema.type"), "Input should be 'object'")
-        optional_str(tool, "description", path)
-    return tools
 
 
 def _check_tool_choice(value: object, tools: list[dict[str, Any]]) -> dict[str, Any] | None:

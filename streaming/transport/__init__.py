@@ -1,43 +1,42 @@
 """The upstream side: calls to the OpenAI Responses API, the SSE decoder and the upstream error tree.
 
-Import from here (``from streaming.transport import stream_openai_events``), not from the submodules.
+Every call takes the upstream as a value (``UpstreamConfig``). Import from here
+(``from streaming.transport import stream_openai_events``), not from the submodules.
 """
 
 from __future__ import annotations
 
-from .client import aclose_clients, get_client, timeouts
+from .client import aclose_clients, get_client
+from .config import SETTINGS_UPSTREAM_NAME, Timeouts, UpstreamConfig, settings_upstream
 from .errors import (
-    KEPT_HEADERS,
     OpenAIUpstreamError,
     UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
     UpstreamStreamError,
     UpstreamTimeoutError,
-    safe_error_payload,
-    upstream_error_from_response,
 )
 from .headers import CORRELATION_HEADER, build_upstream_headers
 from .openai import (
-    INPUT_TOKENS_FIELDS,
+    OpenAIStream,
     count_openai_input_tokens,
     create_openai_response,
+    open_openai_stream,
     openai_event_batches,
-    require_openai_api_key,
     stream_openai_events,
-    transport_error,
 )
-from .sse import DONE, SSEDecoder, SSEEvent
+from .sse_decoder import SSEDecoder, SSEEvent
 
 __all__ = [
     "CORRELATION_HEADER",
-    "DONE",
-    "INPUT_TOKENS_FIELDS",
-    "KEPT_HEADERS",
+    "SETTINGS_UPSTREAM_NAME",
+    "OpenAIStream",
     "OpenAIUpstreamError",
     "SSEDecoder",
     "SSEEvent",
+    "Timeouts",
     "UnencodablePayload",
+    "UpstreamConfig",
     "UpstreamConnectError",
     "UpstreamNotConfigured",
     "UpstreamStreamError",
@@ -47,11 +46,8 @@ __all__ = [
     "count_openai_input_tokens",
     "create_openai_response",
     "get_client",
+    "open_openai_stream",
     "openai_event_batches",
-    "require_openai_api_key",
-    "safe_error_payload",
+    "settings_upstream",
     "stream_openai_events",
-    "timeouts",
-    "transport_error",
-    "upstream_error_from_response",
 ]

@@ -6,8 +6,8 @@ a fresh client. Created lazily (the app works without the ASGI lifespan); closed
 on lifespan shutdown, and in any case when its loop shuts down (see ``_close_when_loop_ends``), so no
 client of a dead loop leaks sockets.
 
-Timeouts are read from ``gateway_settings`` on every request (``timeouts()``), so ``override_settings``
-applies at once; pool limits are fixed when a loop's client is created.
+Timeouts come with each request's upstream (``config.UpstreamConfig``); pool limits are read from
+``gateway_settings`` when a loop's client is created.
 """
 
 from __future__ import annotations
@@ -21,26 +21,24 @@ import httpx
 
 from streaming.conf import gateway_settings
 
-__all__ = ["aclose_clients", "get_client", "timeouts"]
+from .config import Timeouts
+
+__all__ = ["aclose_clients", "get_client", "httpx_timeout"]
 
 _clients: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
 ] = weakref.WeakKeyDictionary()
 
 
-def timeouts() -> httpx.Timeout:
-    """Per-phase timeouts from settings: a short connect, a long read (reasoning models think for minutes)."""
+def httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
     return httpx.Timeout(
-        connect=gateway_settings.CONNECT_TIMEOUT,
-        read=gateway_settings.READ_TIMEOUT,
-        write=gateway_settings.WRITE_TIMEOUT,
-        pool=gateway_settings.POOL_TIMEOUT,
+        connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
     )
 
 
 def _new_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        timeout=timeouts(),
+        timeout=httpx_timeout(Timeouts.from_settings()),
         limits=httpx.Limits(
             max_connections=gateway_settings.MAX_CONNECTIONS,
             max_keepalive_connections=gateway_settings.MAX_KEEPALIVE_CONNECTIONS,

@@ -11,7 +11,7 @@ Every error has ``status_code`` (the upstream's HTTP status, ``None`` when there
 (``{"error": {...}}`` built from an allow-list of the upstream's error fields — message, type, code,
 param — after ``streaming.redaction.redact``, else a short placeholder), ``headers`` (only retry hints and the upstream
 request id) and an ``error_type`` label. Never request headers, never the key (protocol.md C.7).
-``streaming.edge`` maps these to the client-facing tree in ``streaming/errors.py``. Pure: no httpx.
+``streaming.api.decorators`` maps these to the client-facing tree in ``streaming/errors.py``. Pure: no httpx.
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class UpstreamConnectError(OpenAIUpstreamError):
 class UpstreamTimeoutError(OpenAIUpstreamError):
     error_type = "upstream_timeout"
     default_message = "upstream timed out"
+    phase = "request"  # connect, read, write, pool (waiting for a pooled connection) or request
 
 
 class UpstreamStreamError(OpenAIUpstreamError):

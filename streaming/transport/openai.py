@@ -1,9 +1,11 @@
-"""The upstream calls: create a response (JSON or an event stream) and count input tokens.
+"""The upstream calls: create a response, open an event stream, count input tokens.
 
-All go through the shared client (``client.py``), the one header builder (``headers.py``) and the SSE
-decoder (``sse.py``); every failure leaves as an ``OpenAIUpstreamError`` (``errors.py``). The stream is
-an async generator that always closes the upstream response (``async with``), also when its consumer
-stops early or is cancelled: a client hanging up must free the upstream connection at once.
+Each takes the upstream as a value (``config.UpstreamConfig``: URL, key, headers, timeouts) and reads no
+settings for it. All go through the shared client (``client.py``), the one header builder
+(``headers.py``) and the SSE decoder (``sse_decoder.py``); every failure leaves as an
+``OpenAIUpstreamError`` (``errors.py``). An opened stream is always closed (``OpenAIStream.aclose``, also
+when its consumer stops early or is cancelled): a client hanging up must free the upstream connection
+at once.
 """
 
 from __future__ import annotations
@@ -15,65 +17,29 @@ from typing import Any
 
 import httpx
 
-from streaming.conf import gateway_settings
-
-from .client import get_client, timeouts
+from .client import get_client, httpx_timeout
+from .config import UpstreamConfig, settings_upstream
 from .errors import (
     OpenAIUpstreamError,
     UnencodablePayload,
     UpstreamConnectError,
-    UpstreamNotConfigured,
     UpstreamStreamError,
     UpstreamTimeoutError,
     placeholder_payload,
     upstream_error_from_response,
 )
 from .headers import build_upstream_headers
-from .sse import DONE, SSEDecoder, SSEEvent
+from .sse_decoder import DONE, SSEDecoder, SSEEvent
 
 __all__ = [
-    "INPUT_TOKENS_FIELDS",
+    "OpenAIStream",
     "count_openai_input_tokens",
     "create_openai_response",
+    "open_openai_stream",
     "openai_event_batches",
-    "require_openai_api_key",
     "stream_openai_events",
     "transport_error",
 ]
-
-INPUT_TOKENS_FIELDS = frozenset(
-    {
-        "conversation",
-        "input",
-        "instructions",
-        "model",
-        "parallel_tool_calls",
-        "personality",
-        "previous_response_id",
-        "reasoning",
-        "text",
-        "tool_choice",
-        "tools",
-        "truncation",
-    }
-)
-"""What ``POST /responses/input_tokens`` accepts (openai-python ``resources/responses/input_tokens.py``)."""
-
-
-def require_openai_api_key() -> str:
-    """The configured upstream key, or ``UpstreamNotConfigured`` saying how to set it."""
-    key = gateway_settings.OPENAI_API_KEY
-    if not key:
-        raise UpstreamNotConfigured(
-            "OPENAI_API_KEY is not set: put the upstream API key in the OPENAI_API_KEY environment "
-            "variable (or the OPENAI_API_KEY Django setting)."
-        )
-    return key
-
-
-def _url(base_url: str | None, path: str) -> str:
-    base = (base_url or gateway_settings.OPENAI_BASE_URL).rstrip("/")
-    return f"{base}{path}"
 
 
 def transport_error(exc: httpx.HTTPError) -> OpenAIUpstreamError:
@@ -85,7 +51,9 @@ def transport_error(exc: httpx.HTTPError) -> OpenAIUpstreamError:
             httpx.WriteTimeout: "write",
             httpx.PoolTimeout: "pool",
         }.get(type(exc), "request")
-        return UpstreamTimeoutError(f"upstream {phase} timeout")
+        error = UpstreamTimeoutError(f"upstream {phase} timeout")
+        error.phase = phase
+        return error
     if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.ProxyError):
         return UpstreamConnectError("upstream unreachable")
     if isinstance(exc, httpx.TransportError):  # ReadError, WriteError, RemoteProtocolError, ...
@@ -93,11 +61,11 @@ def transport_error(exc: httpx.HTTPError) -> OpenAIUpstreamError:
     return OpenAIUpstreamError("upstream request failed")
 
 
-async def _raise_for_status(response: httpx.Response, api_key: str) -> None:
+async def _raise_for_status(response: httpx.Response, upstream: UpstreamConfig) -> None:
     if response.is_error:
         body = await response.aread()
         raise upstream_error_from_response(
-            response.status_code, body, response.headers, secrets=(api_key, gateway_settings.OPENAI_API_KEY)
+            response.status_code, body, response.headers, secrets=upstream.secrets
         )
 
 
@@ -124,16 +92,16 @@ def _invalid_body(response: httpx.Response, what: str) -> OpenAIUpstreamError:
     return OpenAIUpstreamError(payload=payload, headers=response.headers)
 
 
-async def _post_json(path: str, payload: Mapping[str, Any], base_url: str | None, api_key: str | None) -> Any:
-    key = api_key or require_openai_api_key()
+async def _post_json(path: str, payload: Mapping[str, Any], upstream: UpstreamConfig) -> Any:
+    upstream.require_key()
     try:
         response = await get_client().post(
-            _url(base_url, path),
+            upstream.url(path),
             content=encode_payload(payload),
-            headers=build_upstream_headers(key),
-            timeout=timeouts(),
+            headers=build_upstream_headers(upstream),
+            timeout=httpx_timeout(upstream.timeouts),
         )
-        await _raise_for_status(response, key)
+        await _raise_for_status(response, upstream)
     except httpx.HTTPError as exc:
         raise transport_error(exc) from exc
     try:
@@ -142,11 +110,9 @@ async def _post_json(path: str, payload: Mapping[str, Any], base_url: str | None
         raise _invalid_body(response, "a body that is not valid JSON") from exc
 
 
-async def create_openai_response(
-    payload: Mapping[str, Any], *, base_url: str | None = None, api_key: str | None = None
-) -> dict[str, Any]:
+async def create_openai_response(payload: Mapping[str, Any], upstream: UpstreamConfig) -> dict[str, Any]:
     """``POST {base}/responses`` (not streaming): the parsed response object."""
-    body = await _post_json("/responses", payload, base_url, api_key)
+    body = await _post_json("/responses", payload, upstream)
     if not isinstance(body, dict):
         raise OpenAIUpstreamError(
             payload=placeholder_payload("upstream returned a non-object body", "api_error")
@@ -154,21 +120,13 @@ async def create_openai_response(
     return body
 
 
-async def count_openai_input_tokens(
-    payload: Mapping[str, Any], *, base_url: str | None = None, api_key: str | None = None
-) -> int:
+async def count_openai_input_tokens(payload: Mapping[str, Any], upstream: UpstreamConfig) -> int:
     """``POST {base}/responses/input_tokens`` -> ``input_tokens``.
 
-    Only the fields that endpoint accepts are sent (a Responses payload also has ``stream``,
-    ``max_output_tokens``, ``include`` ...). A 404/405 means the upstream has no counting endpoint: the
-    caller falls back to a local estimate.
+    ``payload`` must hold only the fields that endpoint accepts (``translate_request(count_only=True)``
+    builds such a payload). A 404/405 means the upstream has no counting endpoint.
     """
-    body = await _post_json(
-        "/responses/input_tokens",
-        {name: value for name, value in payload.items() if name in INPUT_TOKENS_FIELDS},
-        base_url,
-        api_key,
-    )
+    body = await _post_json("/responses/input_tokens", payload, upstream)
     tokens = body.get("input_tokens") if isinstance(body, dict) else None
     if not isinstance(tokens, int) or isinstance(tokens, bool):
         raise OpenAIUpstreamError(
@@ -177,29 +135,25 @@ async def count_openai_input_tokens(
     return tokens
 
 
-async def openai_event_batches(
-    payload: Mapping[str, Any], *, base_url: str | None = None, api_key: str | None = None
-) -> AsyncGenerator[list[SSEEvent], None]:
-    """``POST {base}/responses`` with ``stream: true``: per upstream read, the events it completed.
+class OpenAIStream:
+    """An upstream event stream that answered 2xx: read it with ``batches()``; ``aclose()`` it always."""
 
-    Yielding whole reads (never an empty list, never holding an event back) keeps the per-event cost low
-    and the latency at zero. Errors before the first yield are ``OpenAIUpstreamError``s for an HTTP
-    status; after it, the stream raises ``UpstreamStreamError``/``UpstreamTimeoutError``. Ends at the
-    upstream's EOF or at a ``data: [DONE]`` (which is not yielded).
-    """
-    key = api_key or require_openai_api_key()
-    body = encode_payload({**payload, "stream": True})
-    decoder = SSEDecoder()
-    try:
-        async with get_client().stream(
-            "POST",
-            _url(base_url, "/responses"),
-            content=body,
-            headers=build_upstream_headers(key, stream=True),
-            timeout=timeouts(),
-        ) as response:
-            await _raise_for_status(response, key)
-            async for chunk in response.aiter_bytes():
+    __slots__ = ("_response",)
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    async def batches(self) -> AsyncGenerator[list[SSEEvent], None]:
+        """Per upstream read, the events it completed (never an empty list, never holding one back).
+
+        Yielding whole reads keeps the per-event cost low and the latency at zero. Raises
+        ``UpstreamStreamError``/``UpstreamTimeoutError`` when the connection breaks or the stream is cut
+        mid-event. Ends at the upstream's EOF or at a ``data: [DONE]`` (not yielded). Closes the
+        response when it ends, however it ends.
+        """
+        decoder = SSEDecoder()
+        try:
+            async for chunk in self._response.aiter_bytes():
                 events = decoder.feed(chunk)
                 if not events:
                     continue
@@ -209,18 +163,69 @@ async def openai_event_batches(
                             yield events[:index]
                         return
                 yield events
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        finally:
+            await self._response.aclose()
+        decoder.flush()
+        if decoder.truncated:
+            raise UpstreamStreamError("upstream event stream ended mid-event")
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+async def open_openai_stream(payload: Mapping[str, Any], upstream: UpstreamConfig) -> OpenAIStream:
+    """``POST {base}/responses`` with ``stream: true``, up to the response's status and headers.
+
+    An error status is raised here as an ``OpenAIUpstreamError`` (the client then gets a plain HTTP
+    error); the events are read from the returned stream.
+    """
+    upstream.require_key()
+    client = get_client()
+    request = client.build_request(
+        "POST",
+        upstream.url("/responses"),
+        content=encode_payload({**payload, "stream": True}),
+        headers=build_upstream_headers(upstream, stream=True),
+        timeout=httpx_timeout(upstream.timeouts),
+    )
+    try:
+        response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
         raise transport_error(exc) from exc
-    decoder.flush()
-    if decoder.truncated:
-        raise UpstreamStreamError("upstream event stream ended mid-event")
+    try:
+        await _raise_for_status(response, upstream)
+    except BaseException as exc:
+        await response.aclose()
+        if isinstance(exc, httpx.HTTPError):
+            raise transport_error(exc) from exc
+        raise
+    return OpenAIStream(response)
+
+
+async def openai_event_batches(
+    payload: Mapping[str, Any], upstream: UpstreamConfig
+) -> AsyncGenerator[list[SSEEvent], None]:
+    """Open the stream and yield its batches (``OpenAIStream.batches``); status errors raise at the first read."""
+    stream = await open_openai_stream(payload, upstream)
+    try:
+        async with aclosing(stream.batches()) as batches:
+            async for batch in batches:
+                yield batch
+    finally:
+        await stream.aclose()
 
 
 async def stream_openai_events(
-    payload: Mapping[str, Any], *, base_url: str | None = None, api_key: str | None = None
+    payload: Mapping[str, Any], upstream: UpstreamConfig | None = None
 ) -> AsyncGenerator[SSEEvent, None]:
-    """The same stream, one event at a time: ``{"event": name, "data": parsed JSON}``."""
-    async with aclosing(openai_event_batches(payload, base_url=base_url, api_key=api_key)) as batches:
+    """The stream one event at a time: ``{"event": name, "data": parsed JSON}``.
+
+    Without ``upstream``, the settings' upstream (``OPENAI_API_KEY``/``OPENAI_BASE_URL``) is used: the
+    documented ``stream_openai_events(payload)`` for scripts. Requests always pass their routed upstream.
+    """
+    async with aclosing(openai_event_batches(payload, upstream or settings_upstream())) as batches:
         async for batch in batches:
             for event in batch:
                 yield event

@@ -21,9 +21,11 @@ import pytest
 from tests.e2e.helpers import (
     Gateway,
     create_client_key,
+    drop_services,
     free_port,
     gateway_env,
     manage,
+    services_env,
     start_gateway,
 )
 from tests.fakes.upstream import FakeUpstream
@@ -49,7 +51,12 @@ class GatewayFactory:
         self.data_dir = data_dir
         self.fake = fake
         self.upstream_key = "sk-test-" + secrets.token_hex(24)
-        base_env = gateway_env(data_dir=data_dir, upstream_url=fake.url, upstream_key=self.upstream_key)
+        base_env = gateway_env(
+            data_dir=data_dir,
+            upstream_url=fake.url,
+            upstream_key=self.upstream_key,
+            extra=services_env("gateway_e2e", redis_db=1),
+        )
         base_env["GATEWAY_MODEL_MAP"] = MODEL_MAP
         self.base_env = base_env
         manage(["migrate", "--noinput", "-v", "0"], base_env)
@@ -85,6 +92,7 @@ class GatewayFactory:
         for gateway in list(_gateways.values()):
             gateway.stop()
         _gateways.clear()
+        drop_services(self.base_env)
 
 
 @pytest.fixture(scope="session")

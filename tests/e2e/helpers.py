@@ -36,7 +36,7 @@ NODE_DIR = REPO_ROOT / "tests" / "node"
 
 # Variables of the test runner's environment that would change how the gateway under test behaves.
 _GATEWAY_ENV_PREFIXES = ("GATEWAY_", "OPENAI_", "DJANGO_", "ANTHROPIC_")
-_GATEWAY_ENV_NAMES = {"SECRET_KEY", "DATABASE_URL", "DATABASE_CONN_MAX_AGE", "LOG_LEVEL"}
+_GATEWAY_ENV_NAMES = {"SECRET_KEY", "DATABASE_URL", "DATABASE_CONN_MAX_AGE", "LOG_LEVEL", "REDIS_URL"}
 
 STARTUP_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 10.0
@@ -109,6 +109,31 @@ def gateway_env(
         env["OPENAI_API_KEY"] = upstream_key
     env.update(extra or {})
     return env
+
+
+def services_env(database: str, redis_db: int) -> dict[str, str]:
+    """When the suite runs on PostgreSQL and Redis (``tests/with_services.py``), gateway processes use them
+    too: ``database`` (created now, empty) on that server and Redis database number ``redis_db`` (the test
+    process itself uses number 0, and flushes it between tests). Empty on SQLite and local memory."""
+    from tests.servers import create_database
+
+    env: dict[str, str] = {}
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        env["DATABASE_URL"] = create_database(url.rsplit("/", 1)[0] + "/postgres", database)
+    if redis := os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = f"{redis.rsplit('/', 1)[0]}/{redis_db}"
+    return env
+
+
+def drop_services(env: Mapping[str, str]) -> None:
+    """Drop the database ``services_env`` created (Redis databases are flushed at their next use)."""
+    from tests.servers import drop_database
+
+    url = env.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        server, name = url.rsplit("/", 1)
+        drop_database(server + "/postgres", name)
 
 
 def manage(args: list[str], env: Mapping[str, str]) -> str:

@@ -1,9 +1,11 @@
-"""Claude Code (``@anthropic-ai/claude-code``, its native binary) completes a one-tool task through the gateway.
+"""Claude Code (``@anthropic-ai/claude-code``, its native binary) completes tasks through the gateway.
 
 Claude Code runs non-interactively (``-p``) with its base URL at a recording proxy in front of the
-gateway, non-essential traffic off and an empty temporary HOME. The fake upstream answers turn 1 with a
-call to Claude Code's own ``Read`` tool (name and argument taken from the tools Claude Code sent) and
-turn 2 with the final text. The proxy's records are what docs/clients.md describes.
+gateway, non-essential traffic off and an empty temporary HOME. In the first run the fake upstream
+answers turn 1 with a call to Claude Code's own ``Read`` tool (name and argument taken from the tools
+Claude Code sent) and turn 2 with the final text. In the second, its model calls ``WebSearch``: Claude
+Code then asks the gateway for Anthropic's server-side web search (issue 11), and the fake upstream plays
+OpenAI's web search for it. The proxy's records are what docs/clients.md describes.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from tests.e2e.helpers import (
     node_clients,
 )
 from tests.fakes.upstream import (
+    Behaviour,
     FakeUpstream,
     RecordedRequest,
     function_call_events,
     text_response_events,
+    url_citation,
+    web_search_response_events,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]
@@ -88,26 +93,35 @@ def read_tool_call(request: RecordedRequest, notes: Path) -> Any:
     return answer(function_call_events("Read", {"file_path": str(notes)}, call_id="call_ccRead1"))(request)
 
 
-@pytest.fixture(scope="module")
-def claude_run(
-    gateway: Gateway, fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+def run_claude(
+    gateway: Gateway,
+    fake_upstream: FakeUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+    notes: Path,
+    prompt: str,
+    *flags: str,
+    env: dict[str, str] | None = None,
 ) -> ClaudeRun:
+    """Run ``claude -p prompt`` once in the directory of ``notes``, the fake upstream already scripted."""
     node_dir = node_clients()
     home = tmp_path_factory.mktemp("claude-home")
-    workdir = tmp_path_factory.mktemp("claude-cwd")
-    notes = workdir / "notes.txt"
-    notes.write_text(f"The launch code is {SECRET}.\nDo not share it.\n")
-    fake_upstream.reset()
-    fake_upstream.enqueue(
-        lambda request: read_tool_call(request, notes),
-        answer(text_response_events(FINAL_TEXT)),
-    )
+    workdir = notes.parent
     fake_upstream.set_default(answer(text_response_events("(unexpected extra request)")))
+    command = [
+        str(claude_binary(node_dir)),
+        "-p",
+        prompt,
+        "--output-format",
+        "json",
+        "--max-turns",
+        "4",
+        *flags,
+    ]
     with RecordingProxy(gateway.base_url) as proxy:
         result = subprocess.run(
-            [str(claude_binary(node_dir)), "-p", PROMPT, "--output-format", "json", "--max-turns", "4"],
+            command,
             cwd=workdir,
-            env=claude_env(home, proxy.url, gateway.client_key),
+            env={**claude_env(home, proxy.url, gateway.client_key), **(env or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -124,6 +138,26 @@ def claude_run(
     run = ClaudeRun(result.returncode, result.stdout, result.stderr, output, proxied, upstream, notes)
     assert result.returncode == 0 and output, _explain(run)
     return run
+
+
+def notes_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh working directory for Claude Code, holding notes.txt with the secret."""
+    notes = tmp_path_factory.mktemp("claude-cwd") / "notes.txt"
+    notes.write_text(f"The launch code is {SECRET}.\nDo not share it.\n")
+    return notes
+
+
+@pytest.fixture(scope="module")
+def claude_run(
+    gateway: Gateway, fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> ClaudeRun:
+    notes = notes_file(tmp_path_factory)
+    fake_upstream.reset()
+    fake_upstream.enqueue(
+        lambda request: read_tool_call(request, notes),
+        answer(text_response_events(FINAL_TEXT)),
+    )
+    return run_claude(gateway, fake_upstream, tmp_path_factory, notes, PROMPT)
 
 
 def _explain(run: ClaudeRun) -> str:
@@ -208,3 +242,90 @@ def _keys(payload: dict[str, Any]) -> set[str]:
         if isinstance(item.get("content"), list):
             keys.update(key for part in item["content"] for key in part)
     return keys
+
+
+# WebSearch: Claude Code asks for Anthropic's server-side web search (issue 11) ------------------------
+
+SEARCH_PROMPT = "What is new about async in Django? Search the web, then answer in one sentence."
+SEARCH_QUERY = "django async"
+DOCS = "https://docs.djangoproject.com/en/5.2/topics/async/"
+RELEASE = "https://docs.djangoproject.com/en/5.2/releases/5.2/"
+DOCS_TITLE = "Asynchronous support | Django documentation"
+LINK = "([docs.djangoproject.com](https://docs.djangoproject.com/en/5.2/topics/async/?utm_source=openai))"
+SUMMARY = f"Django supports async views and an async ORM interface {LINK}."
+SEARCH_FINAL = "Django keeps extending async support: async views, and async ORM methods such as aget()."
+
+
+def search_turns(request: RecordedRequest) -> Behaviour:
+    """Whatever Claude Code asks, in whatever order: the web search itself, its main model's turns."""
+    payload = request.json()
+    if any(tool.get("type") == "web_search" for tool in payload.get("tools", [])):
+        citation = url_citation(SUMMARY, LINK, DOCS + "?utm_source=openai", DOCS_TITLE)
+        events = web_search_response_events(
+            SEARCH_QUERY, [DOCS, RELEASE], SUMMARY, [citation], search_id="ws_cc1"
+        )
+        return answer(events)(request)
+    if items_of_type(payload, "function_call_output"):
+        return answer(text_response_events(SEARCH_FINAL))(request)
+    [search] = [tool for tool in payload["tools"] if tool["name"] == "WebSearch"]
+    assert "query" in search["parameters"]["properties"], search
+    return answer(function_call_events("WebSearch", {"query": SEARCH_QUERY}, call_id="call_ccSearch1"))(
+        request
+    )
+
+
+@pytest.fixture(scope="module")
+def claude_search(
+    gateway: Gateway, fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> ClaudeRun:
+    fake_upstream.reset()
+    fake_upstream.enqueue(search_turns, search_turns, search_turns)
+    return run_claude(
+        gateway,
+        fake_upstream,
+        tmp_path_factory,
+        notes_file(tmp_path_factory),
+        SEARCH_PROMPT,
+        "--allowedTools",
+        "WebSearch",
+        env={"ENABLE_TOOL_SEARCH": "false"},
+    )
+
+
+def test_claude_codes_web_search_completes_with_the_models_final_answer(claude_search: ClaudeRun) -> None:
+    assert claude_search.output["is_error"] is False, _explain(claude_search)
+    assert claude_search.output["result"] == SEARCH_FINAL
+    assert [r.status for r in claude_search.proxied] == [200, 200, 200], _explain(claude_search)
+
+
+def test_claude_code_asks_the_gateway_for_anthropics_web_search_and_it_runs_upstream(
+    claude_search: ClaudeRun,
+) -> None:
+    [search] = [
+        r
+        for r in claude_search.proxied
+        if any("web_search" in str(t.get("type")) for t in r.json().get("tools", []))
+    ]
+    [upstream] = [r for r in claude_search.upstream if r.json()["tools"] == [{"type": "web_search"}]]
+
+    assert [tool["type"] for tool in search.json()["tools"]] == ["web_search_20250305"]
+    assert upstream.json()["include"] == ["web_search_call.action.sources"]
+    assert upstream.json()["max_tool_calls"] == search.json()["tools"][0]["max_uses"]
+
+
+def test_the_search_results_reach_claude_codes_model_as_the_web_search_tool_result(
+    claude_search: ClaudeRun,
+) -> None:
+    final_turn = claude_search.upstream[-1].json()
+    [call] = items_of_type(final_turn, "function_call")
+    [output] = items_of_type(final_turn, "function_call_output")
+    result = json.dumps(output["output"], ensure_ascii=False)
+
+    assert (call["name"], call["call_id"], output["call_id"]) == (
+        "WebSearch",
+        "call_ccSearch1",
+        "call_ccSearch1",
+    )
+    assert SEARCH_QUERY in result
+    assert DOCS in result and RELEASE in result
+    assert "Django supports async views and an async ORM interface" in result

@@ -1,7 +1,7 @@
 """Every failure reaches the client as Anthropic's error envelope with the right status, so the official
 SDK raises the right exception class; and nothing the gateway answers ever carries its upstream key.
 
-Upstream mapping (streaming/translate/errors.py): 400 -> 400, 401/403 -> 502 ``api_error`` (the gateway's
+Upstream mapping (streaming/error_map.py): 400 -> 400, 401/403 -> 502 ``api_error`` (the gateway's
 credentials, not the client's) with ``x-should-retry: false``, 404 -> 404, 429 -> 429 (``retry-after``
 passed), quota -> 402, 500 -> 502, 503 -> 529, unreachable -> 529, timeout -> 504.
 """
@@ -147,7 +147,7 @@ def test_wrong_method_is_405(http: httpx.Client, gateway: Gateway, method: str, 
     assert_envelope(response, 405, "invalid_request_error")
 
 
-@pytest.mark.parametrize("path", ["/v1/nothing-here", "/v1/complete", "/admin/", "/"])
+@pytest.mark.parametrize("path", ["/v1/nothing-here", "/v1/complete", "/"])
 def test_unknown_path_is_404(http: httpx.Client, gateway: Gateway, path: str) -> None:
     response = http.post(path, json=REQUEST, headers=anthropic_headers(gateway.client_key))
 

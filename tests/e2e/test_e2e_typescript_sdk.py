@@ -10,15 +10,33 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.helpers import Gateway, ProxiedRequest, RecordingProxy, node_clients
-from tests.fakes.upstream import FakeUpstream, function_call_events, replay, sse_events, text_response_events
+from tests.e2e.helpers import Gateway, ProxiedRequest, RecordingProxy, answer, node_clients
+from tests.fakes.upstream import (
+    FakeUpstream,
+    function_call_events,
+    replay,
+    sse_events,
+    text_response_events,
+    url_citation,
+    web_search_response_events,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]
+
+DOCS = "https://docs.djangoproject.com/en/5.2/topics/async/"
+LINK = "([docs.djangoproject.com](https://docs.djangoproject.com/en/5.2/topics/async/?utm_source=openai))"
+ANSWER = f"Django runs async views natively since 3.1 {LINK}."
+DOCS_TITLE = "Asynchronous support | Django documentation"
+
+
+def web_search_events() -> list[dict[str, Any]]:
+    citation = url_citation(ANSWER, LINK, DOCS + "?utm_source=openai", DOCS_TITLE)
+    return web_search_response_events("django async", [DOCS], ANSWER, [citation], search_id="ws_ts1")
 
 
 @pytest.fixture(scope="module")
 def ts_result(gateway: Gateway, fake_upstream: FakeUpstream) -> dict[str, Any]:
-    """Run the script once: a text stream, a tool-call stream, then a stream that fails mid-way."""
+    """Run the script once: text, tool-call, failing and web search streams, then a web search without streaming."""
     node_dir = node_clients()
     fake_upstream.reset()
     fake_upstream.enqueue(
@@ -27,6 +45,8 @@ def ts_result(gateway: Gateway, fake_upstream: FakeUpstream) -> dict[str, Any]:
             function_call_events("get_weather", {"city": "Paris"}, call_id="call_ts1", text="Checking.")
         ),
         replay("error_event"),
+        answer(web_search_events()),
+        answer(web_search_events()),
     )
     with RecordingProxy(gateway.base_url) as proxy:
         result = subprocess.run(
@@ -89,9 +109,76 @@ def test_typescript_sdk_posts_to_messages_with_its_key_as_a_bearer_token(
     """SDK 1.12.0 sends ``apiKey`` as ``Authorization: Bearer`` and a newer ``anthropic-version``."""
     proxied: list[ProxiedRequest] = ts_result["proxied"]
 
-    assert [(r.method, r.target, r.status) for r in proxied] == [("POST", "/v1/messages", 200)] * 3
+    assert [(r.method, r.target, r.status) for r in proxied] == [("POST", "/v1/messages", 200)] * 5
     for request in proxied:
         key = request.headers.get("x-api-key") or request.headers["authorization"].removeprefix("Bearer ")
         assert key == gateway.client_key
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", request.headers["anthropic-version"])
-        assert request.json()["stream"] is True
+    assert [request.json().get("stream", False) for request in proxied] == [True, True, True, True, False]
+
+
+USE = {
+    "type": "server_tool_use",
+    "id": "srvtoolu_ts1",
+    "name": "web_search",
+    "input": {"query": "django async"},
+}
+CITATION = {
+    "type": "web_search_result_location",
+    "url": DOCS + "?utm_source=openai",
+    "title": DOCS_TITLE,
+    "encrypted_index": "",
+    "cited_text": LINK,
+}
+
+
+def result_block(title: str) -> dict[str, Any]:
+    result = {
+        "type": "web_search_result",
+        "url": DOCS,
+        "title": title,
+        "encrypted_content": "",
+        "page_age": None,
+    }
+    return {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_ts1", "content": [result]}
+
+
+def test_a_streamed_web_search_accumulates_into_anthropics_blocks(ts_result: dict[str, Any]) -> None:
+    message = ts_result["webSearch"]["finalMessage"]
+
+    assert message["content"] == [
+        USE,
+        result_block("docs.djangoproject.com/en/5.2/topics/async"),
+        {"type": "text", "text": ANSWER, "citations": [CITATION]},
+    ]
+    assert message["usage"]["server_tool_use"] == {"web_search_requests": 1, "web_fetch_requests": 0}
+    assert message["stop_reason"] == "end_turn"
+
+
+def test_the_streamed_web_search_fires_the_sdks_citation_event(ts_result: dict[str, Any]) -> None:
+    search = ts_result["webSearch"]
+
+    assert search["citations"] == [CITATION]
+    assert search["events"][:7] == [
+        "message_start",
+        "content_block_start",
+        "input_json_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_stop",
+        "content_block_start",
+    ]
+    assert "citations_delta" in search["events"]
+
+
+def test_a_web_search_without_streaming_gives_the_same_blocks_titled_from_the_citation(
+    ts_result: dict[str, Any],
+) -> None:
+    message = ts_result["webSearchCreate"]["message"]
+
+    assert message["content"] == [
+        USE,
+        result_block(DOCS_TITLE),
+        {"type": "text", "text": ANSWER, "citations": [CITATION]},
+    ]
+    assert message["usage"]["server_tool_use"]["web_search_requests"] == 1

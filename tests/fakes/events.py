@@ -1,7 +1,9 @@
 """Builders for realistic OpenAI Responses API events and objects, for the fake upstream and unit tests.
 
-Shapes are copied from tests/fixtures/*.sse (protocol.md B.3/B.4). Item-level builders
-(``message_item_events`` ...) compose into a whole stream with ``response_events``;
+Shapes are copied from tests/fixtures/*.sse (protocol.md B.3/B.4); web search calls and url citations follow
+openai-python's ``ResponseFunctionWebSearch``, ``response_web_search_call_*_event`` and
+``ResponseOutputTextAnnotationAddedEvent`` (tests/unit/test_fake_upstream.py validates them against those
+types). Item-level builders (``message_item_events`` ...) compose into a whole stream with ``response_events``;
 ``text_response_events`` and friends cover the common cases in one call; ``final_response`` gives the
 matching non-streaming body. Plain dicts, no I/O: serve them with ``tests.fakes.upstream.sse_events``.
 """
@@ -35,7 +37,11 @@ __all__ = [
     "response_events",
     "response_object",
     "text_response_events",
+    "url_citation",
     "usage_object",
+    "web_search_call_item",
+    "web_search_call_item_events",
+    "web_search_response_events",
 ]
 
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
@@ -134,15 +140,36 @@ def _arguments(arguments: str | dict[str, Any]) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments, separators=(",", ":"))
 
 
-def output_text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+def output_text_part(text: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "output_text", "annotations": list(annotations or []), "logprobs": [], "text": text}
+
+
+def url_citation(text: str, span: str, url: str, title: str) -> dict[str, Any]:
+    """A ``url_citation`` annotation over the first occurrence of ``span`` in ``text`` (character indices)."""
+    start = text.index(span)
+    return {
+        "type": "url_citation",
+        "start_index": start,
+        "end_index": start + len(span),
+        "title": title,
+        "url": url,
+    }
 
 
 def message_item(
-    text: str = "", *, item_id: str | None = None, status: str = "completed", refusal: str | None = None
+    text: str = "",
+    *,
+    item_id: str | None = None,
+    status: str = "completed",
+    refusal: str | None = None,
+    annotations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """An assistant ``message`` output item (one output_text part, or one refusal part)."""
-    part = {"type": "refusal", "refusal": refusal} if refusal is not None else output_text_part(text)
+    part = (
+        {"type": "refusal", "refusal": refusal}
+        if refusal is not None
+        else output_text_part(text, annotations)
+    )
     return {
         "id": item_id or new_id("msg"),
         "type": "message",
@@ -186,11 +213,17 @@ def message_item_events(
     output_index: int = 0,
     item_id: str | None = None,
     status: str = "completed",
+    annotations: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """added -> content_part.added -> output_text.delta x n -> text.done -> part.done -> item.done."""
+    """added -> content_part.added -> output_text.delta x n -> text.done -> part.done -> item.done.
+
+    Each annotation's ``response.output_text.annotation.added`` follows the delta that completes its span,
+    as the live API sends them; the done part and item carry them all.
+    """
     item_id = item_id or new_id("msg")
     deltas = _pieces(text)
     full = "".join(deltas)
+    annotations = list(annotations or [])
     where = {"item_id": item_id, "output_index": output_index, "content_index": 0}
     events: list[dict[str, Any]] = [
         {
@@ -200,23 +233,36 @@ def message_item_events(
         },
         {"type": "response.content_part.added", **where, "part": output_text_part("")},
     ]
-    events += [
-        {
-            "type": "response.output_text.delta",
-            **where,
-            "delta": delta,
-            "logprobs": [],
-            "obfuscation": "x" * (12 - min(len(delta), 11)),
-        }
-        for delta in deltas
-    ]
+    streamed = 0
+    pending = list(enumerate(annotations))
+    for delta in deltas:
+        events.append(
+            {
+                "type": "response.output_text.delta",
+                **where,
+                "delta": delta,
+                "logprobs": [],
+                "obfuscation": "x" * (12 - min(len(delta), 11)),
+            }
+        )
+        streamed += len(delta)
+        while pending and pending[0][1]["end_index"] <= streamed:
+            index, annotation = pending.pop(0)
+            events.append(
+                {
+                    "type": "response.output_text.annotation.added",
+                    **where,
+                    "annotation_index": index,
+                    "annotation": annotation,
+                }
+            )
     events += [
         {"type": "response.output_text.done", **where, "text": full, "logprobs": []},
-        {"type": "response.content_part.done", **where, "part": output_text_part(full)},
+        {"type": "response.content_part.done", **where, "part": output_text_part(full, annotations)},
         {
             "type": "response.output_item.done",
             "output_index": output_index,
-            "item": message_item(full, item_id=item_id, status=status),
+            "item": message_item(full, item_id=item_id, status=status, annotations=annotations),
         },
     ]
     return events
@@ -328,6 +374,43 @@ def reasoning_item_events(
     return events
 
 
+def web_search_call_item(
+    query: str, sources: list[str], *, item_id: str | None = None, status: str = "completed"
+) -> dict[str, Any]:
+    """A finished ``web_search_call``: a ``search`` action with its sources (``include`` asked for them)."""
+    action = {"type": "search", "query": query, "sources": [{"type": "url", "url": url} for url in sources]}
+    return {"id": item_id or new_id("ws"), "type": "web_search_call", "status": status, "action": action}
+
+
+def web_search_call_item_events(
+    query: str,
+    sources: list[str],
+    *,
+    output_index: int = 0,
+    item_id: str | None = None,
+    status: str = "completed",
+) -> list[dict[str, Any]]:
+    """added (``action: {"type": "search"}``, no query yet) -> in_progress -> searching -> completed -> done.
+
+    A ``failed`` search has no ``completed`` event; its done item has status ``failed`` and no sources.
+    """
+    item_id = item_id or new_id("ws")
+    where = {"item_id": item_id, "output_index": output_index}
+    added = {"id": item_id, "type": "web_search_call", "status": "in_progress", "action": {"type": "search"}}
+    events: list[dict[str, Any]] = [
+        {"type": "response.output_item.added", "output_index": output_index, "item": added},
+        {"type": "response.web_search_call.in_progress", **where},
+        {"type": "response.web_search_call.searching", **where},
+    ]
+    if status == "completed":
+        events.append({"type": "response.web_search_call.completed", **where})
+    done = web_search_call_item(
+        query, sources if status == "completed" else [], item_id=item_id, status=status
+    )
+    events.append({"type": "response.output_item.done", "output_index": output_index, "item": done})
+    return events
+
+
 _TERMINAL = {
     "completed": "response.completed",
     "incomplete": "response.incomplete",
@@ -421,6 +504,27 @@ def reasoning_response_events(
         response_id=response_id,
         model=model,
         usage=usage or usage_object(21, 214, reasoning_tokens=192),
+    )
+
+
+def web_search_response_events(
+    query: str,
+    sources: list[str],
+    text: str | list[str],
+    annotations: list[dict[str, Any]] | None = None,
+    *,
+    search_id: str | None = None,
+    response_id: str | None = None,
+    model: str = "gpt-5-2025-08-07",
+    usage: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One web search, then the answer citing what it found (like the live API with ``web_search``)."""
+    return response_events(
+        web_search_call_item_events(query, sources, item_id=search_id),
+        message_item_events(text, output_index=1, annotations=annotations),
+        response_id=response_id,
+        model=model,
+        usage=usage or usage_object(1480, 96),
     )
 
 

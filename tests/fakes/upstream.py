@@ -60,7 +60,11 @@ from tests.fakes.events import (
     response_events,
     response_object,
     text_response_events,
+    url_citation,
     usage_object,
+    web_search_call_item,
+    web_search_call_item_events,
+    web_search_response_events,
 )
 
 # The server and its behaviours, plus the event builders re-exported from tests.fakes.events.
@@ -106,7 +110,11 @@ __all__ = [
     "sse_frame",
     "stall",
     "text_response_events",
+    "url_citation",
     "usage_object",
+    "web_search_call_item",
+    "web_search_call_item_events",
+    "web_search_response_events",
 ]
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"

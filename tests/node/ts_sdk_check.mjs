@@ -1,7 +1,8 @@
 // Drives the gateway with the official TypeScript SDK (@anthropic-ai/sdk), as an application would.
-// Env: GATEWAY_BASE_URL, GATEWAY_API_KEY, MODEL (optional). Streams a text answer and a tool call with
-// client.messages.stream(...), collects what the SDK saw, and prints one JSON object on stdout for
-// tests/e2e/test_e2e_typescript_sdk.py to check. Exits 1 (still printing JSON) if the SDK threw.
+// Env: GATEWAY_BASE_URL, GATEWAY_API_KEY, MODEL (optional). Streams a text answer, a tool call and a web
+// search with client.messages.stream(...), asks for a web search without streaming, collects what the SDK
+// saw, and prints one JSON object on stdout for tests/e2e/test_e2e_typescript_sdk.py to check. Exits 1
+// (still printing JSON) if the SDK threw.
 import Anthropic from '@anthropic-ai/sdk';
 
 const client = new Anthropic({
@@ -44,6 +45,23 @@ async function streamToolCall() {
   return { partialJson, finalMessage };
 }
 
+const webSearchTool = { type: 'web_search_20250305', name: 'web_search', max_uses: 3 };
+const searchQuestion = [{ role: 'user', content: 'Does Django do async? Search the web.' }];
+
+async function streamWebSearch() {
+  const stream = client.messages.stream({ model, max_tokens: 1024, tools: [webSearchTool], messages: searchQuestion });
+  const events = [];
+  const citations = [];
+  stream.on('streamEvent', (event) => events.push(event.type === 'content_block_delta' ? event.delta.type : event.type));
+  stream.on('citation', (citation) => citations.push(citation));
+  const finalMessage = await stream.finalMessage();
+  return { events, citations, finalMessage };
+}
+
+async function createWebSearch() {
+  return { message: await client.messages.create({ model, max_tokens: 1024, tools: [webSearchTool], messages: searchQuestion }) };
+}
+
 async function streamError() {
   try {
     await client.messages.stream({ model, max_tokens: 256, messages: [{ role: 'user', content: 'Fail.' }] }).finalMessage();
@@ -59,6 +77,8 @@ for (const [name, run] of [
   ['text', streamText],
   ['tool', streamToolCall],
   ['error', streamError],
+  ['webSearch', streamWebSearch],
+  ['webSearchCreate', createWebSearch],
 ]) {
   try {
     result[name] = await run();

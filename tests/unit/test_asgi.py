@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.test import override_settings
 
 from gateway.asgi import application
-from streaming.auth import forget_verified_keys
+from streaming.api.asgi_handler import APIHandler
+from streaming.control.registry import registry
 from streaming.transport import get_client
 from tests.fakes.upstream import FakeUpstream, slow_stream
 
@@ -32,11 +34,61 @@ BODY = {
 }
 
 
-def test_no_middleware_is_adapted_to_sync_under_asgi(caplog: pytest.LogCaptureFixture) -> None:
+def test_no_middleware_is_adapted_to_sync_on_the_api_path(caplog: pytest.LogCaptureFixture) -> None:
     """With DEBUG on, Django logs "... handler adapted for ..." whenever it must hop threads (style.md 3.2)."""
     with override_settings(DEBUG=True), caplog.at_level(logging.DEBUG, logger="django.request"):
-        ASGIHandler()
+        APIHandler()
     assert [r.getMessage() for r in caplog.records if "adapted" in r.getMessage()] == []
+
+
+def test_the_stock_handler_would_adapt_the_admins_middleware(caplog: pytest.LogCaptureFixture) -> None:
+    """The reason the API has a handler of its own: the admin's middleware hops threads."""
+    with override_settings(DEBUG=True), caplog.at_level(logging.DEBUG, logger="django.request"):
+        ASGIHandler()
+    assert [r.getMessage() for r in caplog.records if "adapted" in r.getMessage()]
+
+
+def test_api_middleware_must_be_async_capable() -> None:
+    with (
+        override_settings(GATEWAY_API_MIDDLEWARE=["django.middleware.common.CommonMiddleware"]),
+        pytest.raises(ImproperlyConfigured, match="not async-capable"),
+    ):
+        APIHandler()
+
+
+async def get(path: str) -> tuple[int, set[bytes]]:
+    """GET ``path`` through the project's ASGI application: the status and the header names."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "headers": [(b"host", b"127.0.0.1")],
+        "query_string": b"",
+        "server": ("127.0.0.1", 80),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(5)
+    while (await communicator.receive_output(5)).get("more_body"):
+        pass
+    await communicator.wait(5)
+    return start["status"], {name.lower() for name, _ in start["headers"]}
+
+
+async def test_api_responses_carry_nothing_of_the_admins_middleware() -> None:
+    status, names = await get("/healthz")
+
+    assert status == 200
+    assert b"x-correlation-id" in names
+    assert not names & {b"x-frame-options", b"set-cookie", b"vary", b"cross-origin-opener-policy"}
+
+
+@pytest.mark.django_db
+async def test_admin_paths_go_through_the_admins_middleware() -> None:
+    status, names = await get("/admin/login/")
+
+    assert status == 200
+    assert b"x-frame-options" in names and b"set-cookie" in names  # clickjacking + CSRF cookie
 
 
 async def test_lifespan_starts_and_shuts_down() -> None:
@@ -108,7 +160,7 @@ async def stream_then_disconnect(upstream: FakeUpstream, client_key: str) -> flo
 async def test_client_disconnect_mid_stream_closes_the_upstream_at_once(
     upstream: FakeUpstream, client_key: str
 ) -> None:
-    forget_verified_keys()
+    registry.reset()
     with override_settings(OPENAI_BASE_URL=upstream.url, OPENAI_API_KEY="sk-test-asgi"):
         assert await stream_then_disconnect(upstream, client_key) < 2.0
 
@@ -117,7 +169,7 @@ async def test_client_disconnect_mid_stream_closes_the_upstream_at_once(
 async def test_many_disconnects_leave_no_task_or_connection_behind(
     upstream: FakeUpstream, client_key: str
 ) -> None:
-    forget_verified_keys()
+    registry.reset()
     with override_settings(OPENAI_BASE_URL=upstream.url, OPENAI_API_KEY="sk-test-asgi"):
         await stream_then_disconnect(upstream, client_key)  # warm up: client pool, key cache
         tasks_before = len(asyncio.all_tasks())

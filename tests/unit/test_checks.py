@@ -66,3 +66,35 @@ def test_checks_are_registered() -> None:
         pytest.raises(SystemCheckError, match=r"streaming\.E001"),
     ):
         call_command("check")
+
+
+def test_a_removed_setting_is_named() -> None:
+    assert ids(GATEWAY_CLIENT_KEY_CACHE_SECONDS=30) == ["streaming.E007"]
+
+
+@pytest.mark.parametrize("value", ["not-a-key", ["short"], 42])
+def test_encryption_keys_must_be_fernet_keys(value: object) -> None:
+    assert ids(GATEWAY_ENCRYPTION_KEYS=value) == ["streaming.E008"]
+
+
+def test_valid_encryption_keys_pass() -> None:
+    from cryptography.fernet import Fernet
+
+    assert (
+        ids(GATEWAY_ENCRYPTION_KEYS=f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}")
+        == []
+    )
+
+
+def deploy_ids(**overrides: object) -> list[str]:
+    from streaming.checks import check_deployment
+
+    with override_settings(**{**CONFIGURED, **overrides}):
+        return [message.id for message in check_deployment()]
+
+
+def test_deploy_check_warns_when_upstream_keys_are_encrypted_with_a_key_derived_from_secret_key() -> None:
+    from cryptography.fernet import Fernet
+
+    assert deploy_ids() == ["streaming.W003"]
+    assert deploy_ids(GATEWAY_ENCRYPTION_KEYS=Fernet.generate_key().decode()) == []

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
-from streaming.auth import authenticate, extract_client_key, forget_verified_keys
 from streaming.conf import gateway_settings
-from streaming.crypto import hash_client_key
+from streaming.control import registry as registry_module
+from streaming.control.auth import authenticate, extract_client_key
+from streaming.control.client_keys import hash_client_key
+from streaming.control.registry import registry
 from streaming.errors import AuthenticationError
 from streaming.models import ClientKey
 
@@ -22,7 +28,7 @@ def create_key(name: str = "alice") -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    forget_verified_keys()
+    registry.reset()
 
 
 @pytest.mark.django_db
@@ -75,7 +81,7 @@ async def test_a_created_key_authenticates_and_a_wrong_one_does_not() -> None:
     from asgiref.sync import sync_to_async
 
     key = await sync_to_async(create_key)()
-    assert await authenticate({"x-api-key": key}) == "alice"
+    assert (await authenticate({"x-api-key": key})).name == "alice"
     with pytest.raises(AuthenticationError):
         await authenticate({"x-api-key": key + "x"})
 
@@ -89,3 +95,81 @@ async def test_an_inactive_key_is_rejected() -> None:
     await ClientKey.objects.filter(name="alice").aupdate(is_active=False)
     with pytest.raises(AuthenticationError):
         await authenticate({"x-api-key": key})
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_an_expired_key_is_refused_on_its_next_request() -> None:
+    from asgiref.sync import sync_to_async
+
+    key = await sync_to_async(create_key)()
+    assert await authenticate({"x-api-key": key})
+    row = await ClientKey.objects.aget(name="alice")
+    row.expires_at = timezone.now() - timedelta(seconds=1)
+    await row.asave()
+
+    with pytest.raises(AuthenticationError):
+        await authenticate({"x-api-key": key})
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_a_key_deactivated_in_the_admin_stops_working_at_once_in_this_process() -> None:
+    from asgiref.sync import sync_to_async
+
+    key = await sync_to_async(create_key)()
+    assert await authenticate({"x-api-key": key})
+    row = await ClientKey.objects.aget(name="alice")
+    row.is_active = False
+    await row.asave()  # post_save bumps the configuration version
+
+    with pytest.raises(AuthenticationError):
+        await authenticate({"x-api-key": key})
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_many_requests_with_a_cold_key_make_one_lookup() -> None:
+    from asgiref.sync import sync_to_async
+
+    key = await sync_to_async(create_key)()
+    await registry.snapshot()  # the configuration is loaded; only the key is cold
+    lookups = 0
+    real = registry_module._load_identity
+
+    def counting(key_hash: str) -> Any:
+        nonlocal lookups
+        lookups += 1
+        return real(key_hash)
+
+    registry_module._load_identity = counting
+    try:
+        identities = await asyncio.gather(*(authenticate({"x-api-key": key}) for _ in range(200)))
+    finally:
+        registry_module._load_identity = real
+
+    assert {identity.name for identity in identities} == {"alice"}
+    assert lookups == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_a_wrong_key_is_looked_up_once_then_remembered_as_unknown() -> None:
+    await registry.snapshot()
+    lookups = 0
+    real = registry_module._load_identity
+
+    def counting(key_hash: str) -> Any:
+        nonlocal lookups
+        lookups += 1
+        return real(key_hash)
+
+    registry_module._load_identity = counting
+    try:
+        for _ in range(50):
+            with pytest.raises(AuthenticationError):
+                await authenticate({"x-api-key": "gwk_not-a-real-key"})
+    finally:
+        registry_module._load_identity = real
+
+    assert lookups == 1

@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import pydantic
 import pytest
+from openai.types.responses import Response, ResponseFunctionWebSearch, ResponseStreamEvent
 
 from tests.fakes.upstream import (
     INPUT_TOKENS_PATH,
@@ -29,11 +31,16 @@ from tests.fakes.upstream import (
     reasoning_response_events,
     refusal_response_events,
     replay,
+    response_events,
     response_object,
     slow_stream,
     sse_events,
     stall,
     text_response_events,
+    url_citation,
+    usage_object,
+    web_search_call_item_events,
+    web_search_response_events,
 )
 
 
@@ -391,6 +398,68 @@ def test_streamed_builder_events_round_trip(upstream: FakeUpstream, client: http
 
     assert received[:3] == events[:3]
     assert received[3]["error"]["message"] == "boom"
+
+
+ANSWER = (
+    "Async views arrived in Django 3.1 ([djangoproject.com](https://djangoproject.com/?utm_source=openai))."
+)
+CITED = url_citation(
+    ANSWER,
+    "([djangoproject.com](https://djangoproject.com/?utm_source=openai))",
+    "https://djangoproject.com/?utm_source=openai",
+    "Django",
+)
+# The 3.x types require ``cache_write_tokens``, which 2025 recordings lack (protocol.md B.3): sent here.
+USAGE = usage_object(1480, 96, cache_write_tokens=0)
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        web_search_response_events(
+            "django async", ["https://djangoproject.com/"], ANSWER, [CITED], usage=USAGE
+        ),
+        response_events(web_search_call_item_events("q", [], status="failed"), usage=USAGE),
+    ],
+    ids=["search_then_cited_answer", "failed_search"],
+)
+def test_web_search_events_are_what_the_openai_sdk_types_describe(events: list[dict[str, object]]) -> None:
+    adapter = pydantic.TypeAdapter(ResponseStreamEvent)
+
+    for event in events:
+        adapter.validate_python(event, strict=True)
+    Response.model_validate(final_response(events), strict=True)
+
+
+def test_a_web_search_call_carries_its_query_and_sources_only_when_done() -> None:
+    events = web_search_call_item_events("django async", ["https://a.example/", "https://b.example/"])
+
+    added, done = events[0]["item"], events[-1]["item"]
+
+    assert [event["type"] for event in events] == [
+        "response.output_item.added",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+        "response.output_item.done",
+    ]
+    assert added["action"] == {"type": "search"}
+    assert (
+        ResponseFunctionWebSearch.model_validate(done, strict=True).action.sources[1].url
+        == "https://b.example/"
+    )  # type: ignore[union-attr,index]
+
+
+def test_an_annotation_event_follows_the_delta_that_completes_its_span() -> None:
+    events = web_search_response_events("q", [], ANSWER, [CITED])
+    kinds = [event["type"] for event in events if event["type"].startswith("response.output_text.")]
+
+    assert kinds[-3:] == [
+        "response.output_text.delta",
+        "response.output_text.annotation.added",
+        "response.output_text.done",
+    ]
+    assert final_response(events)["output"][1]["content"][0]["annotations"] == [CITED]
 
 
 def test_response_object_defaults_usage_only_for_finished_responses() -> None:

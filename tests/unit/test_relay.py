@@ -1,4 +1,5 @@
-"""The relay: one client write per upstream read, pings while silent, upstream closed on every exit."""
+"""The relay: the first read before the 200, one client write per upstream read, pings while silent,
+upstream closed and outcome completed on every exit."""
 
 from __future__ import annotations
 
@@ -8,24 +9,35 @@ from typing import Any
 
 import pytest
 
-from streaming.errors import GatewayError, OverloadedError, envelope
-from streaming.relay import EventStreamResponse, relay
-from streaming.sse import PING, encode_event
+from streaming.api.relay import EventStreamResponse, relay, start_relay
+from streaming.errors import BadGatewayError, GatewayError, OverloadedError, envelope
+from streaming.outcome import Outcome, add_sink, remove_sink
+from streaming.translate.frames import PING, encode_event
 
 pytestmark = pytest.mark.anyio
 
 
 class EchoTranslator:
-    """Turns each upstream event into one frame; ``stop`` ends the stream like a terminal event."""
+    """Turns each upstream event into one frame; ``stop`` ends the stream like a terminal event, ``boom``
+    as the first event is an upstream error before the message started."""
 
     def __init__(self) -> None:
+        self.started = False
         self.done = False
         self.upstream_finished = False
+        self.error: GatewayError | None = None
+        self.stop_reason: str | None = None
+        self.usage: dict[str, int] | None = None
 
     def feed(self, event: Any) -> list[bytes]:
+        if event["data"] == "boom" and not self.started:
+            return self.fail(OverloadedError("boom"))
+        self.started = True
         if event["data"] in ("stop", "cut"):
             self.done = True
             self.upstream_finished = event["data"] == "stop"
+            self.stop_reason = "end_turn"
+            self.usage = {"input_tokens": 3, "output_tokens": 5}
         return [f"event: echo\ndata: {event['data']}\n\n".encode()]
 
     def finish(self) -> list[bytes]:
@@ -34,6 +46,7 @@ class EchoTranslator:
 
     def fail(self, error: GatewayError) -> list[bytes]:
         self.done = True
+        self.error = error
         return [encode_event("error", envelope(error))]
 
 
@@ -44,6 +57,9 @@ class Upstream:
         self.script = list(script)
         self.closed = False
         self.read_to_the_end = False
+
+    async def aclose(self) -> None:
+        self.closed = True
 
     async def batches(self) -> AsyncGenerator[list[Any], None]:
         try:
@@ -65,9 +81,7 @@ def events(*items: str) -> bytes:
 
 
 async def collect(upstream: Upstream, first: bytes, ping: float = 10.0) -> list[bytes]:
-    chunks = relay(
-        first, upstream.batches(), EchoTranslator(), ping_interval=ping, to_gateway_error=lambda exc: exc
-    )
+    chunks = relay(first, upstream.batches(), EchoTranslator(), Outcome("messages"), ping_interval=ping)
     return [chunk async for chunk in chunks]
 
 
@@ -115,9 +129,7 @@ async def test_upstream_failure_mid_stream_becomes_an_error_frame() -> None:
 async def test_consumer_leaving_early_closes_the_upstream_at_once() -> None:
     tasks_before = len(asyncio.all_tasks())
     upstream = Upstream(["a"], 30.0, ["never"])
-    chunks = relay(
-        events("0"), upstream.batches(), EchoTranslator(), ping_interval=10, to_gateway_error=lambda e: e
-    )
+    chunks = relay(events("0"), upstream.batches(), EchoTranslator(), Outcome("messages"), ping_interval=10)
     assert await anext(chunks) == b"event: echo\ndata: 0\n\n"
     assert await anext(chunks) == b"event: echo\ndata: a\n\n"
     reader = asyncio.ensure_future(anext(chunks))
@@ -146,7 +158,7 @@ async def test_django_consumes_the_relay_itself() -> None:
 async def test_a_slow_client_makes_the_reader_wait_instead_of_buffering_everything(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("streaming.relay.HIGH_WATER_BYTES", 100)
+    monkeypatch.setattr("streaming.api.relay.HIGH_WATER_BYTES", 100)
     read: list[int] = []
 
     async def batches() -> AsyncGenerator[list[Any], None]:
@@ -154,7 +166,7 @@ async def test_a_slow_client_makes_the_reader_wait_instead_of_buffering_everythi
             read.append(n)
             yield [{"event": "message", "data": "x" * 60}]
 
-    chunks = relay(b"", batches(), EchoTranslator(), ping_interval=10, to_gateway_error=lambda e: e)
+    chunks = relay(b"", batches(), EchoTranslator(), Outcome("messages"), ping_interval=10)
     await anext(chunks)
     await asyncio.sleep(0.05)  # the client is busy; the reader runs ahead only up to the high-water mark
     assert len(read) < 5
@@ -178,7 +190,7 @@ async def test_a_stream_cut_short_by_the_gateway_closes_the_upstream_without_rea
 async def test_an_upstream_that_never_ends_after_its_last_event_is_closed_after_a_grace_period(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("streaming.relay.EOF_GRACE_SECONDS", 0.05)
+    monkeypatch.setattr("streaming.api.relay.EOF_GRACE_SECONDS", 0.05)
     upstream = Upstream(["stop"], 30.0, ["never"])
     chunks = await asyncio.wait_for(collect(upstream, events("0")), 2)
     assert chunks[-1] == b"event: echo\ndata: stop\n\n"
@@ -189,8 +201,101 @@ async def test_an_answer_complete_in_the_first_read_still_reads_the_upstream_to_
     upstream = Upstream(["after the end"])
     translator = EchoTranslator()
     translator.feed({"event": "message", "data": "stop"})  # the view translated the first read already
-    chunks = relay(
-        events("stop"), upstream.batches(), translator, ping_interval=10, to_gateway_error=lambda e: e
-    )
+    chunks = relay(events("stop"), upstream.batches(), translator, Outcome("messages"), ping_interval=10)
     assert [chunk async for chunk in chunks] == [b"event: echo\ndata: stop\n\n"]
     assert upstream.read_to_the_end
+
+
+# --- start_relay: the first read, before the 200 -----------------------------------------------------------
+
+
+async def test_the_first_read_is_translated_before_the_response_exists() -> None:
+    upstream = Upstream(["0", "1"], ["stop"])
+
+    response = await start_relay(upstream, EchoTranslator(), Outcome("messages"), ping_interval=10)
+
+    chunks = [chunk async for chunk in response]
+    assert chunks[0] == b"event: echo\ndata: 0\n\nevent: echo\ndata: 1\n\n"
+    assert upstream.closed
+
+
+async def test_an_error_as_the_very_first_event_is_raised_and_the_upstream_closed() -> None:
+    upstream = Upstream(["boom"], ["never read"])
+
+    with pytest.raises(OverloadedError):
+        await start_relay(upstream, EchoTranslator(), Outcome("messages"), ping_interval=10)
+
+    assert upstream.closed
+
+
+async def test_an_upstream_that_ends_before_any_event_is_a_bad_gateway() -> None:
+    upstream = Upstream()
+
+    with pytest.raises(BadGatewayError, match="without sending an event"):
+        await start_relay(upstream, EchoTranslator(), Outcome("messages"), ping_interval=10)
+
+    assert upstream.closed
+
+
+# --- the outcome ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def completed() -> Any:
+    seen: list[Outcome] = []
+    add_sink(seen.append)
+    yield seen
+    remove_sink(seen.append)
+
+
+async def test_a_finished_stream_completes_its_outcome_with_stop_reason_and_usage(completed: Any) -> None:
+    outcome = Outcome("messages")
+    await collect_with(Upstream(["a"], ["stop"]), outcome)
+
+    assert completed == [outcome]
+    assert (outcome.status, outcome.stop_reason, outcome.input_tokens, outcome.output_tokens) == (
+        200,
+        "end_turn",
+        3,
+        5,
+    )
+    assert outcome.error_type is None
+    assert outcome.ttfb is not None and outcome.duration is not None and outcome.ttfb <= outcome.duration
+
+
+async def test_a_mid_stream_upstream_failure_is_recorded_with_its_cause(completed: Any) -> None:
+    outcome = Outcome("messages")
+    await collect_with(Upstream(["a"], OverloadedError("gone")), outcome)
+
+    assert (outcome.error_type, outcome.cause) == ("overloaded_error", "overloaded_error")
+
+
+async def test_a_client_hanging_up_is_recorded_as_client_gone(completed: Any) -> None:
+    outcome = Outcome("messages")
+    upstream = Upstream(["a"], 30.0, ["never"])
+    chunks = relay(events("0"), upstream.batches(), EchoTranslator(), outcome, ping_interval=10)
+    await anext(chunks)
+    await chunks.aclose()
+
+    assert completed == [outcome]
+    assert (outcome.status, outcome.cause) == (200, "client_gone")
+
+
+async def test_a_response_dropped_before_django_iterated_it_still_closes_the_upstream(completed: Any) -> None:
+    outcome = Outcome("messages")
+    upstream = Upstream(["a"], 30.0, ["never"])
+    response = await start_relay(upstream, EchoTranslator(), outcome, ping_interval=10)
+
+    del response  # the client left between the view and the first write
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        if upstream.closed:
+            break
+
+    assert upstream.closed
+    assert completed == [outcome] and outcome.cause == "client_gone"
+
+
+async def collect_with(upstream: Upstream, outcome: Outcome) -> list[bytes]:
+    response = await start_relay(upstream, EchoTranslator(), outcome, ping_interval=10)
+    return [chunk async for chunk in response]

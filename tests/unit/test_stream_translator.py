@@ -355,12 +355,6 @@ def test_malformed_event_data_is_an_api_error(raw: str) -> None:
     assert produced[-1][1]["error"]["type"] == "api_error"
 
 
-def test_done_marker_before_a_terminal_event_is_an_unexpected_end() -> None:
-    produced = run([created(), {"event": "message", "data": "[DONE]"}], eof=False)
-
-    assert produced[-1][1]["error"]["message"] == "upstream stream ended unexpectedly"
-
-
 def test_fail_sends_the_given_error_and_ends_the_stream() -> None:
     translator = StreamTranslator(ctx())
     translator.feed(created())
@@ -876,9 +870,12 @@ FIELDS = [
     "encrypted_content", "status", "output", "usage", "input_tokens", "output_tokens", "cached_tokens",
     "input_tokens_details", "incomplete_details", "reason", "error", "code", "message", "param",
     "output_index", "content_index", "summary_index", "item_id", "part", "item", "response",
+    "action", "query", "queries", "sources", "url", "title", "annotation", "annotations",
+    "annotation_index", "start_index", "end_index",
 ]  # fmt: skip
 TYPES = [*UPSTREAM_TYPES, "message", "function_call", "reasoning", "output_text", "refusal"]
 TYPES += ["summary_text", "reasoning_text", "completed", "incomplete", "failed"]
+TYPES += ["web_search_call", "search", "open_page", "url", "url_citation"]
 
 json_scalars = (
     st.none()
@@ -911,6 +908,7 @@ contexts = st.builds(
     thinking_display=st.sampled_from(["summarized", "omitted"]),
     stop_sequences=st.sampled_from([(), ("a",), ("STOP", "ab")]),
     tool_names=st.just({"short": "a_long_client_name"}),
+    web_search=st.booleans(),
 )
 
 

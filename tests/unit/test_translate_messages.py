@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
-from streaming.translate.context import Route
+from streaming.translate.context import TargetModel
 from streaming.translate.request import translate_request
 from streaming.translate.signature import mint_signature
 
-REASONING = Route("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
-PLAIN = Route("claude-x", "gpt-4.1", reasoning=False, max_output_tokens=32_768)
+REASONING = TargetModel("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
+PLAIN = TargetModel("claude-x", "gpt-4.1", reasoning=False, max_output_tokens=32_768)
 KEY = "signing-key"
 SIGNATURE = mint_signature("rs_abc", "gAAAA-encrypted", KEY)
 
 
-def items(*messages: dict[str, Any], route: Route = REASONING) -> list[dict[str, Any]]:
+def items(*messages: dict[str, Any], route: TargetModel = REASONING) -> list[dict[str, Any]]:
     body = {"model": "claude-x", "max_tokens": 1024, "messages": list(messages)}
     return [dict(item) for item in translate_request(body, route, signing_key=KEY).payload["input"]]
 
@@ -369,26 +369,78 @@ def test_reasoning_is_not_sent_to_a_non_reasoning_model() -> None:
 # --- history from server tools ----------------------------------------------------------------------------------
 
 
-def test_server_tool_history_is_kept_as_text_without_encrypted_fields() -> None:
+def test_web_search_history_reads_as_the_query_and_each_results_title_and_url() -> None:
     turn = assistant(
-        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
+        {
+            "type": "server_tool_use",
+            "id": "srvtoolu_1",
+            "name": "web_search",
+            "input": {"query": "django async"},
+        },
         {
             "type": "web_search_tool_result",
             "tool_use_id": "srvtoolu_1",
             "content": [
-                {"type": "web_search_result", "url": "https://a", "title": "A", "encrypted_content": "zzz"}
+                {
+                    "type": "web_search_result",
+                    "url": "https://a.example/x",
+                    "title": "A",
+                    "encrypted_content": "zz",
+                },
+                {
+                    "type": "web_search_result",
+                    "url": "https://b.example/",
+                    "title": "B",
+                    "encrypted_content": "",
+                    "page_age": "2 days ago",
+                },
             ],
         },
         text("Found it."),
     )
 
     assert items(user("q"), turn)[1] == assistant_item(
-        out_text('[server_tool_use] {"id":"srvtoolu_1","name":"web_search","input":{"query":"q"}}'),
+        out_text('[web_search] "django async"'),
         out_text(
-            '[web_search_tool_result] {"tool_use_id":"srvtoolu_1","content":'
-            '[{"type":"web_search_result","url":"https://a","title":"A"}]}'
+            "[web_search_tool_result]\n- A <https://a.example/x>\n- B <https://b.example/> (2 days ago)"
         ),
         out_text("Found it."),
+    )
+
+
+def test_a_failed_web_search_in_history_reads_as_its_error_code() -> None:
+    turn = assistant(
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
+        {
+            "type": "web_search_tool_result",
+            "tool_use_id": "srvtoolu_1",
+            "content": {"type": "web_search_tool_result_error", "error_code": "max_uses_exceeded"},
+        },
+    )
+
+    assert items(user("q"), turn)[1] == assistant_item(
+        out_text('[web_search] "q"'), out_text("[web_search_tool_result] error: max_uses_exceeded")
+    )
+
+
+def test_other_server_tool_history_is_kept_as_json_text_without_encrypted_fields() -> None:
+    turn = assistant(
+        {"type": "server_tool_use", "id": "srvtoolu_2", "name": "web_fetch", "input": {"url": "https://a"}},
+        {
+            "type": "web_fetch_tool_result",
+            "tool_use_id": "srvtoolu_2",
+            "content": {"type": "web_fetch_result", "url": "https://a", "encrypted_content": "zzz"},
+        },
+        text("Fetched."),
+    )
+
+    assert items(user("q"), turn)[1] == assistant_item(
+        out_text('[server_tool_use] {"id":"srvtoolu_2","name":"web_fetch","input":{"url":"https://a"}}'),
+        out_text(
+            '[web_fetch_tool_result] {"tool_use_id":"srvtoolu_2","content":'
+            '{"type":"web_fetch_result","url":"https://a"}}'
+        ),
+        out_text("Fetched."),
     )
 
 

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streaming.errors import InvalidRequestError
-from streaming.translate.context import Route
+from streaming.translate.context import TargetModel
 from streaming.translate.request import COUNT_FIELDS, supported_effort, translate_request
 from streaming.translate.signature import mint_signature
 
-REASONING = Route("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
-PLAIN = Route("claude-x", "gpt-4.1", reasoning=False, max_output_tokens=32_768)
-UNCAPPED = Route("claude-x", "local", reasoning=False, max_output_tokens=None)
+REASONING = TargetModel("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
+PLAIN = TargetModel("claude-x", "gpt-4.1", reasoning=False, max_output_tokens=32_768)
+UNCAPPED = TargetModel("claude-x", "local", reasoning=False, max_output_tokens=None)
 KEY = "signing-key"
 # Every field the gateway may send to POST /responses.
 PAYLOAD_FIELDS = {
@@ -49,7 +49,7 @@ def body(**fields: Any) -> dict[str, Any]:
     }
 
 
-def payload(route: Route = REASONING, **fields: Any) -> dict[str, Any]:
+def payload(route: TargetModel = REASONING, **fields: Any) -> dict[str, Any]:
     return dict(translate_request(body(**fields), route, signing_key=KEY).payload)
 
 
@@ -96,7 +96,7 @@ def test_empty_system_sends_no_instructions(system: object) -> None:
     ],
 )
 def test_max_tokens_is_verbatim_clamped_only_to_the_model_cap_and_the_upstream_minimum(
-    route: Route, max_tokens: int, sent: int
+    route: TargetModel, max_tokens: int, sent: int
 ) -> None:
     assert payload(route, max_tokens=max_tokens)["max_output_tokens"] == sent
 
@@ -282,7 +282,7 @@ def test_no_tools_means_no_tool_fields() -> None:
 # --- thinking and effort ----------------------------------------------------------------------------------------
 
 ENCRYPTED = ["reasoning.encrypted_content"]
-MINIMAL_DEFAULT = Route(
+MINIMAL_DEFAULT = TargetModel(
     "claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000, default_reasoning_effort="minimal"
 )
 
@@ -351,7 +351,7 @@ MINIMAL_DEFAULT = Route(
     ],
 )
 def test_thinking_and_effort_map_to_reasoning(
-    route: Route, thinking: object, output_config: object, reasoning: object, include: object
+    route: TargetModel, thinking: object, output_config: object, reasoning: object, include: object
 ) -> None:
     sent = payload(route, max_tokens=32000, thinking=thinking, output_config=output_config)
 
@@ -413,6 +413,15 @@ def test_count_only_payload_has_only_fields_the_counting_endpoint_accepts() -> N
     sent = translate_request(request_body, REASONING, signing_key=KEY, count_only=True).payload
 
     assert set(sent) == set(COUNT_FIELDS)
+
+
+def test_count_only_payload_asks_for_no_reasoning_summary() -> None:
+    request_body = body(thinking={"type": "enabled", "budget_tokens": 2048})
+    del request_body["max_tokens"]
+
+    sent = translate_request(request_body, REASONING, signing_key=KEY, count_only=True).payload
+
+    assert sent["reasoning"] == {"effort": "low"}
 
 
 # --- a real Claude Code turn ------------------------------------------------------------------------------------
@@ -711,7 +720,7 @@ PLAUSIBLE_BODY = st.fixed_dictionaries(
     count_only=st.booleans(),
 )
 def test_any_json_body_either_translates_or_is_a_400(
-    request_body: object, route: Route, count_only: bool
+    request_body: object, route: TargetModel, count_only: bool
 ) -> None:
     try:
         translated = translate_request(request_body, route, signing_key=KEY, count_only=count_only)
@@ -721,7 +730,9 @@ def test_any_json_body_either_translates_or_is_a_400(
         json.dumps(translated.payload)
 
 
-GPT5 = Route("claude-x", "gpt-5", reasoning=True, reasoning_efforts=("minimal", "low", "medium", "high"))
+GPT5 = TargetModel(
+    "claude-x", "gpt-5", reasoning=True, reasoning_efforts=("minimal", "low", "medium", "high")
+)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streaming.errors import GatewayError, RateLimitError, UpstreamError
+from streaming.errors import BadGatewayError, GatewayError, RateLimitError
 from streaming.translate.context import RequestContext
 from streaming.translate.response import (
     INVALID_ARGUMENTS_KEY,
@@ -378,7 +378,7 @@ def test_unfinished_or_cancelled_response_is_an_api_error(status: str) -> None:
     with pytest.raises(GatewayError) as raised:
         message(status=status)
 
-    assert isinstance(raised.value, UpstreamError)
+    assert isinstance(raised.value, BadGatewayError)
     assert raised.value.error_type == "api_error"
 
 
@@ -391,7 +391,7 @@ def test_unfinished_or_cancelled_response_is_an_api_error(status: str) -> None:
     ],
 )
 def test_an_unexpected_status_is_named_only_when_it_is_a_short_string(status: Any, message_text: str) -> None:
-    with pytest.raises(UpstreamError) as raised:
+    with pytest.raises(BadGatewayError) as raised:
         message(status=status)
 
     assert raised.value.message == message_text

@@ -16,6 +16,8 @@ from django_guid import clear_guid, set_guid
 
 from streaming.transport import (
     OpenAIUpstreamError,
+    Timeouts,
+    UpstreamConfig,
     UpstreamConnectError,
     UpstreamNotConfigured,
     UpstreamStreamError,
@@ -24,7 +26,7 @@ from streaming.transport import (
     count_openai_input_tokens,
     create_openai_response,
     openai_event_batches,
-    require_openai_api_key,
+    settings_upstream,
     stream_openai_events,
 )
 
@@ -84,7 +86,7 @@ def sse_response(stream: ChunkStream, status: int = 200) -> httpx.Response:
 
 
 async def collect_batches(**kwargs: Any) -> list[list[dict[str, Any]]]:
-    return [batch async for batch in openai_event_batches(PAYLOAD, **kwargs)]
+    return [batch async for batch in openai_event_batches(PAYLOAD, settings_upstream(), **kwargs)]
 
 
 async def first_event() -> None:
@@ -95,7 +97,7 @@ async def first_event() -> None:
 
 
 async def call_create() -> None:
-    await create_openai_response(PAYLOAD)
+    await create_openai_response(PAYLOAD, settings_upstream())
 
 
 async def call_stream() -> None:
@@ -103,7 +105,7 @@ async def call_stream() -> None:
 
 
 async def call_count() -> None:
-    await count_openai_input_tokens(PAYLOAD)
+    await count_openai_input_tokens(PAYLOAD, settings_upstream())
 
 
 CALLS: dict[str, tuple[str, Callable[[], Any]]] = {
@@ -124,24 +126,33 @@ def mock_success(router: respx.MockRouter, name: str) -> respx.Route:
 # --- configuration and headers ---------------------------------------------------------------------
 
 
-def test_require_openai_api_key_returns_the_configured_key() -> None:
-    assert require_openai_api_key() == KEY
+def test_the_settings_upstream_carries_the_configured_key_and_base_url() -> None:
+    upstream = settings_upstream()
+
+    assert (upstream.base_url, upstream.api_key) == (BASE, KEY)
+    assert KEY not in repr(upstream)
 
 
 @pytest.mark.parametrize("value", [None, ""])
-def test_require_openai_api_key_names_the_setting_when_missing(settings: Any, value: str | None) -> None:
+def test_the_settings_upstream_names_the_setting_when_its_key_is_missing(
+    settings: Any, value: str | None
+) -> None:
     settings.OPENAI_API_KEY = value
 
     with pytest.raises(UpstreamNotConfigured, match="OPENAI_API_KEY"):
-        require_openai_api_key()
+        settings_upstream().require_key()
 
 
 def test_missing_key_is_an_improperly_configured_error() -> None:
     assert issubclass(UpstreamNotConfigured, ImproperlyConfigured)
 
 
+def upstream_with(**fields: Any) -> UpstreamConfig:
+    return UpstreamConfig(**{"name": "test", "base_url": BASE, "api_key": "k", **fields})
+
+
 def test_headers_carry_bearer_auth_and_json_content_type() -> None:
-    headers = build_upstream_headers("sk-abc")
+    headers = build_upstream_headers(upstream_with(api_key="sk-abc"))
 
     assert headers["Authorization"] == "Bearer sk-abc"
     assert headers["Content-Type"] == "application/json"
@@ -149,17 +160,30 @@ def test_headers_carry_bearer_auth_and_json_content_type() -> None:
 
 
 def test_stream_headers_accept_an_event_stream() -> None:
-    assert build_upstream_headers("k", stream=True)["Accept"] == "text/event-stream"
+    assert build_upstream_headers(upstream_with(), stream=True)["Accept"] == "text/event-stream"
 
 
 def test_headers_carry_the_correlation_id_when_one_is_set(correlation_id: str) -> None:
-    assert build_upstream_headers("k")["X-Correlation-ID"] == correlation_id
+    assert build_upstream_headers(upstream_with())["X-Correlation-ID"] == correlation_id
+
+
+def test_an_upstream_without_a_key_gets_no_authorization_header() -> None:
+    assert "Authorization" not in build_upstream_headers(upstream_with(api_key=None))
+
+
+def test_an_upstreams_extra_headers_are_sent_but_cannot_replace_the_gateways_own() -> None:
+    headers = build_upstream_headers(
+        upstream_with(headers={"OpenAI-Organization": "org-1", "Authorization": "Basic x"})
+    )
+
+    assert headers["OpenAI-Organization"] == "org-1"
+    assert headers["Authorization"] == "Bearer k"
 
 
 def test_headers_have_no_correlation_id_outside_a_request() -> None:
     clear_guid()
 
-    assert "X-Correlation-ID" not in build_upstream_headers("k")
+    assert "X-Correlation-ID" not in build_upstream_headers(upstream_with())
 
 
 @pytest.mark.anyio
@@ -178,7 +202,7 @@ async def test_every_call_sends_auth_and_correlation_id(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", CALLS)
-async def test_every_call_takes_timeouts_from_settings_at_call_time(
+async def test_the_settings_upstream_takes_its_timeouts_from_settings_at_call_time(
     router: respx.MockRouter, settings: Any, name: str
 ) -> None:
     settings.GATEWAY_READ_TIMEOUT = 12.5
@@ -207,18 +231,26 @@ async def test_every_call_fails_clearly_without_a_key(settings: Any, name: str) 
 async def test_create_posts_the_payload_and_returns_the_parsed_json(router: respx.MockRouter) -> None:
     route = router.post("/responses").mock(return_value=httpx.Response(200, json={"id": "resp_1"}))
 
-    assert await create_openai_response(PAYLOAD) == {"id": "resp_1"}
+    assert await create_openai_response(PAYLOAD, settings_upstream()) == {"id": "resp_1"}
     assert json.loads(route.calls.last.request.content) == PAYLOAD
 
 
 @pytest.mark.anyio
-async def test_base_url_and_key_can_be_given_per_call() -> None:
+async def test_each_call_goes_to_its_upstreams_url_with_its_key_and_timeouts() -> None:
+    other = UpstreamConfig(
+        name="other",
+        base_url="https://other.test/openai/v1/",
+        api_key="sk-other",
+        timeouts=Timeouts(connect=1.0, read=2.0, write=3.0, pool=4.0),
+    )
     with respx.mock(base_url="https://other.test/openai/v1") as mock:
         route = mock.post("/responses").mock(return_value=httpx.Response(200, json={}))
 
-        await create_openai_response(PAYLOAD, base_url="https://other.test/openai/v1/", api_key="sk-other")
+        await create_openai_response(PAYLOAD, other)
 
-    assert route.calls.last.request.headers["authorization"] == "Bearer sk-other"
+    request = route.calls.last.request
+    assert request.headers["authorization"] == "Bearer sk-other"
+    assert request.extensions["timeout"] == {"connect": 1.0, "read": 2.0, "write": 3.0, "pool": 4.0}
 
 
 @pytest.mark.anyio
@@ -229,7 +261,7 @@ async def test_create_with_an_unusable_body_raises_an_api_error_placeholder(
     router.post("/responses").mock(return_value=httpx.Response(200, content=body))
 
     with pytest.raises(OpenAIUpstreamError) as caught:
-        await create_openai_response(PAYLOAD)
+        await create_openai_response(PAYLOAD, settings_upstream())
 
     assert caught.value.payload["error"]["type"] == "api_error"
     assert caught.value.status_code is None
@@ -290,7 +322,7 @@ async def test_key_that_does_not_look_like_an_openai_key_is_still_redacted(
     )
 
     with pytest.raises(OpenAIUpstreamError) as caught:
-        await create_openai_response(PAYLOAD)
+        await create_openai_response(PAYLOAD, settings_upstream())
 
     assert caught.value.message == "bad token [redacted]"
 
@@ -325,7 +357,7 @@ async def test_error_keeps_only_retry_hints_and_the_request_id(router: respx.Moc
     router.post("/responses").mock(return_value=httpx.Response(429, json={"error": {}}, headers=headers))
 
     with pytest.raises(OpenAIUpstreamError) as caught:
-        await create_openai_response(PAYLOAD)
+        await create_openai_response(PAYLOAD, settings_upstream())
 
     assert caught.value.headers == {"retry-after": "2", "retry-after-ms": "1500", "x-request-id": "req_123"}
 
@@ -375,7 +407,7 @@ async def test_stream_sends_stream_true_without_mutating_the_payload(router: res
 
 
 async def collect_batches_for(payload: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    return [batch async for batch in openai_event_batches(payload)]
+    return [batch async for batch in openai_event_batches(payload, settings_upstream())]
 
 
 @pytest.mark.anyio
@@ -420,7 +452,7 @@ async def test_stream_error_status_raises_before_any_event(router: respx.MockRou
         [b'{"error": {"message": "Rate limited", "type": "tokens", "code": "rate_limit_exceeded"}}']
     )
     router.post("/responses").mock(return_value=sse_response(body, status=429))
-    stream = openai_event_batches(PAYLOAD)
+    stream = openai_event_batches(PAYLOAD, settings_upstream())
 
     with pytest.raises(OpenAIUpstreamError) as caught:
         await anext(stream)
@@ -439,7 +471,7 @@ async def test_stream_connection_dropped_mid_body_raises_after_the_events_so_far
     received: list[list[dict[str, Any]]] = []
 
     with pytest.raises(UpstreamStreamError):
-        async for batch in openai_event_batches(PAYLOAD):
+        async for batch in openai_event_batches(PAYLOAD, settings_upstream()):
             received.append(batch)
 
     assert len(received) == 1
@@ -519,7 +551,7 @@ async def test_cancelling_the_consumer_closes_the_upstream_response_and_propagat
 
 
 @pytest.mark.anyio
-async def test_count_sends_only_the_fields_the_endpoint_accepts(router: respx.MockRouter) -> None:
+async def test_count_posts_the_payload_it_is_given(router: respx.MockRouter) -> None:
     route = router.post("/responses/input_tokens").mock(
         return_value=httpx.Response(200, json={"object": "response.input_tokens", "input_tokens": 42})
     )
@@ -530,16 +562,11 @@ async def test_count_sends_only_the_fields_the_endpoint_accepts(router: respx.Mo
         "tools": [],
         "tool_choice": "auto",
         "reasoning": {"effort": "low"},
-        "stream": True,
-        "max_output_tokens": 100,
-        "include": ["reasoning.encrypted_content"],
-        "store": False,
-        "temperature": 1.0,
     }
 
-    assert await count_openai_input_tokens(payload) == 42
+    assert await count_openai_input_tokens(payload, settings_upstream()) == 42
     sent = json.loads(route.calls.last.request.content)
-    assert set(sent) == {"model", "input", "instructions", "tools", "tool_choice", "reasoning"}
+    assert sent == payload
 
 
 @pytest.mark.anyio
@@ -548,7 +575,7 @@ async def test_count_without_an_integer_count_raises(router: respx.MockRouter, b
     router.post("/responses/input_tokens").mock(return_value=httpx.Response(200, json=body))
 
     with pytest.raises(OpenAIUpstreamError):
-        await count_openai_input_tokens(PAYLOAD)
+        await count_openai_input_tokens(PAYLOAD, settings_upstream())
 
 
 @pytest.mark.anyio
@@ -559,6 +586,6 @@ async def test_count_on_an_upstream_without_the_endpoint_raises_its_status(
     router.post("/responses/input_tokens").mock(return_value=httpx.Response(status, text="Not Found"))
 
     with pytest.raises(OpenAIUpstreamError) as caught:
-        await count_openai_input_tokens(PAYLOAD)
+        await count_openai_input_tokens(PAYLOAD, settings_upstream())
 
     assert caught.value.status_code == status

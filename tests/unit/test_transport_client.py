@@ -21,9 +21,10 @@ from streaming.transport import (
     create_openai_response,
     get_client,
     openai_event_batches,
+    settings_upstream,
     stream_openai_events,
 )
-from streaming.transport.sse import SSEDecoder
+from streaming.transport.sse_decoder import SSEDecoder
 from tests.fakes.upstream import (
     FakeUpstream,
     drop,
@@ -123,7 +124,7 @@ async def test_fixture_replayed_in_small_chunks_arrives_intact(upstream: FakeUps
 async def test_each_upstream_chunk_becomes_its_own_batch(upstream: FakeUpstream) -> None:
     upstream.enqueue(replay("text_simple", delay=0.01))
 
-    batches = [batch async for batch in openai_event_batches(PAYLOAD)]
+    batches = [batch async for batch in openai_event_batches(PAYLOAD, settings_upstream())]
 
     assert [len(batch) for batch in batches] == [1] * len(whole_decode(fixture_bytes("text_simple")))
 
@@ -142,7 +143,7 @@ async def test_create_over_real_sockets_returns_the_body(upstream: FakeUpstream)
     body = final_response(text_response_events("Hello"))
     upstream.enqueue(json_response(body))
 
-    assert await create_openai_response(PAYLOAD) == body
+    assert await create_openai_response(PAYLOAD, settings_upstream()) == body
 
 
 @pytest.mark.anyio
@@ -181,7 +182,7 @@ async def test_refused_connection_is_a_connect_error(settings: Any) -> None:
     settings.OPENAI_BASE_URL = f"http://127.0.0.1:{port}/v1"
 
     with pytest.raises(UpstreamConnectError) as caught:
-        await create_openai_response(PAYLOAD)
+        await create_openai_response(PAYLOAD, settings_upstream())
 
     assert str(port) not in str(caught.value)
 
@@ -202,7 +203,7 @@ async def test_connection_dropped_mid_stream_is_a_stream_error(upstream: FakeUps
 async def test_consumer_closing_the_stream_frees_the_upstream_at_once(upstream: FakeUpstream) -> None:
     upstream.enqueue(slow_stream(interval=0.5))
 
-    async with aclosing(openai_event_batches(PAYLOAD)) as batches:
+    async with aclosing(openai_event_batches(PAYLOAD, settings_upstream())) as batches:
         await anext(batches)
         closed_at = time.monotonic()
 

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from streaming.errors import InvalidRequestError
-from streaming.translate.context import Route
+from streaming.translate.context import TargetModel
 from streaming.translate.request import translate_request
 from streaming.translate.signature import mint_signature
 
-ROUTE = Route("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
+ROUTE = TargetModel("claude-x", "gpt-5", reasoning=True, max_output_tokens=128_000)
 MISSING = object()
 TOOL = {"name": "a", "input_schema": {"type": "object"}}
 HELLO = {"role": "user", "content": "hi"}
@@ -168,12 +168,23 @@ def test_invalid_top_level_field_is_named_in_the_error(request_body: object, mes
 
 
 @pytest.mark.parametrize(
-    "kind", ["web_search_20250305", "bash_20250124", "text_editor_20250728", "mcp_toolset"]
+    ("kind", "advice"),
+    [
+        ("web_fetch_20250910", "use web search (web_search_20250305)"),
+        ("code_execution_20250825", "define a custom tool that runs code in your application"),
+        ("mcp_toolset", "declare their tools as custom tools"),
+        ("tool_search_tool_regex_20251119", "the gateway sends every tool to the model"),
+        ("computer_toolset_20260801", "declare the single computer tool instead"),
+        ("advisor_20260301", "define a custom tool (name, description, input_schema)"),
+    ],
 )
-def test_server_tools_are_rejected_as_unsupported(kind: str) -> None:
+def test_server_tools_without_an_upstream_equivalent_are_rejected_naming_what_to_do(
+    kind: str, advice: str
+) -> None:
     message = error_message(body(tools=[TOOL, {"type": kind, "name": "x"}]))
 
-    assert message.startswith(f"tools.1.type: '{kind}' is not supported by this gateway")
+    assert message.startswith(f"tools.1.type: '{kind}' is not supported by this gateway: ")
+    assert advice in message
 
 
 BLOCK_CASES = [

@@ -7,90 +7,31 @@ body parsing, error envelopes and status mapping, request ids, and the stream's 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
-from asgiref.sync import sync_to_async
-from django.core.management import call_command
 from django.test import AsyncClient, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.auth import forget_verified_keys
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-BASE = "http://upstream.test/v1"
-UPSTREAM_KEY = "sk-unit-test-upstream-key"
-BODY = {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
+from tests.unit.api_client import (
+    BASE,
+    BODY,
+    FIXTURES,
+    UPSTREAM_KEY,
+    KeyedClient,
+    assert_envelope,
+    fixture_json,
+    post,
+)
 
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("_gateway_settings"),
 ]
-
-
-@pytest.fixture
-def _gateway_settings() -> Any:
-    with override_settings(
-        OPENAI_BASE_URL=BASE, OPENAI_API_KEY=UPSTREAM_KEY, GATEWAY_MODEL_MAP="claude-*=gpt-5"
-    ):
-        forget_verified_keys()
-        yield
-
-
-@pytest.fixture
-async def client_key() -> str:
-    from io import StringIO
-
-    out = StringIO()
-    await sync_to_async(call_command)("createclientkey", "unit", stdout=out)
-    return out.getvalue().strip().splitlines()[-1]
-
-
-class KeyedClient(AsyncClient):
-    """An AsyncClient that sends the given headers on every request.
-
-    (Django 5.2's ``AsyncClient(headers=...)`` turns default headers into WSGI names that ASGI requests drop.)
-    """
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        super().__init__()
-        self.always = headers
-
-    def generic(self, *args: Any, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        return super().generic(*args, headers={**self.always, **(headers or {})}, **kwargs)
-
-
-@pytest.fixture
-def api(client_key: str) -> AsyncClient:
-    return KeyedClient({"x-api-key": client_key, "anthropic-version": "2023-06-01"})
-
-
-async def post(api: AsyncClient, body: Any, path: str = "/v1/messages", **extra: Any) -> Any:
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return await api.post(
-        path, data=data, content_type=extra.pop("content_type", "application/json"), **extra
-    )
-
-
-def assert_envelope(response: Any, status: int, error_type: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["content-type"] == "application/json"
-    body: dict[str, Any] = json.loads(response.content)
-    assert body["type"] == "error"
-    assert body["error"]["type"] == error_type
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert body["request_id"] == response["request-id"]
-    assert UPSTREAM_KEY not in response.content.decode()
-    return body
-
-
-def fixture_json(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
 
 
 # -- non-streaming ------------------------------------------------------------------------------------
@@ -116,6 +57,67 @@ async def test_incoming_correlation_id_is_honoured(api: AsyncClient) -> None:
         response = await post(api, BODY, headers={"X-Correlation-ID": guid})
     assert response["X-Correlation-ID"] == guid
     assert route.calls.last.request.headers["x-correlation-id"] == guid
+
+
+# -- the request's outcome -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def outcomes() -> Any:
+    from streaming.outcome import add_sink, remove_sink
+
+    seen: list[Any] = []
+    add_sink(seen.append)
+    yield seen
+    remove_sink(seen.append)
+
+
+async def test_a_json_answer_completes_one_outcome_with_route_usage_and_stop_reason(
+    api: AsyncClient, outcomes: list[Any]
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(json=fixture_json("text_simple.response.json"))
+        response = await post(api, BODY)
+    message = json.loads(response.content)
+
+    [outcome] = outcomes
+    assert (outcome.endpoint, outcome.status, outcome.stream) == ("messages", 200, False)
+    assert (outcome.client_key_name, outcome.client_model, outcome.upstream_model) == (
+        "unit",
+        "claude-sonnet-4-6",
+        "gpt-5",
+    )
+    assert outcome.upstream == "settings"
+    assert outcome.stop_reason == message["stop_reason"]
+    assert (outcome.input_tokens, outcome.output_tokens) == (
+        message["usage"]["input_tokens"],
+        message["usage"]["output_tokens"],
+    )
+    assert outcome.correlation_id == response["X-Correlation-ID"]
+
+
+async def test_a_failed_request_records_its_error_type_and_cause(
+    api: AsyncClient, outcomes: list[Any]
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx.ConnectError("refused"))
+        await post(api, BODY)
+
+    [outcome] = outcomes
+    assert (outcome.status, outcome.error_type, outcome.cause) == (529, "overloaded_error", "connect")
+
+
+async def test_a_stream_completes_its_outcome_when_it_ends(api: AsyncClient, outcomes: list[Any]) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(
+            content=(FIXTURES / "text_simple.sse").read_bytes(), headers={"content-type": "text/event-stream"}
+        )
+        response = await post(api, {**BODY, "stream": True})
+        b"".join([chunk async for chunk in response.streaming_content])
+
+    [outcome] = outcomes
+    assert (outcome.stream, outcome.status, outcome.stop_reason) == (True, 200, "end_turn")
+    assert outcome.output_tokens > 0
 
 
 # -- client errors ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ key) is the right storage: no salt or slow KDF is needed against guessing, and l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -19,10 +20,14 @@ def generate_client_key() -> str:
     return CLIENT_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+@functools.lru_cache(maxsize=4)
+def _mac_key(secret: str) -> bytes:
+    return hashlib.sha256(_SALT + secret.encode()).digest()
+
+
 def hash_client_key(key: str, secret: str) -> str:
     """The stored form of a client key (hex HMAC-SHA256); the key itself is never stored."""
-    mac_key = hashlib.sha256(_SALT + secret.encode()).digest()
-    return hmac.new(mac_key, key.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_mac_key(secret), key.encode(), hashlib.sha256).hexdigest()
 
 
 def display_prefix(key: str) -> str:

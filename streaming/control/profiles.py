@@ -1,11 +1,6 @@
-"""Client model name -> upstream model, and what that upstream model accepts (pure except ``route_for``).
+"""Upstream model profiles: what each upstream model accepts (pure).
 
-``GATEWAY_MODEL_MAP`` is ``"glob=model,glob=model"`` (or a list of ``(glob, model)`` pairs): fnmatch-style,
-case-sensitive globs over the client's model name, first match wins, no match -> the name passes through
-unchanged. The default (``*haiku*=gpt-5-mini,claude-*=gpt-5``, in ``streaming.conf``) sends Claude Code's
-main model to ``gpt-5`` and its small/fast model to ``gpt-5-mini``.
-
-Built-in upstream model profiles, first matching glob wins (unknown models: not reasoning, no cap):
+Built-in profiles, first matching glob wins (unknown models: reasoning unknown, no cap):
 
 ==================  =========  ==========  ===================================================================
 upstream glob       reasoning  max output  source / status
@@ -46,8 +41,6 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from streaming.conf import gateway_settings
-from streaming.translate.context import Route
 from streaming.translate.request import EFFORT_SCALE
 
 REASONING_EFFORTS = EFFORT_SCALE
@@ -57,9 +50,12 @@ _O_SERIES = ("low", "medium", "high")
 
 @dataclass(frozen=True, slots=True)
 class ModelProfile:
-    """What an upstream model accepts: reasoning parameters, and how many output tokens at most."""
+    """What an upstream model accepts: reasoning parameters, and how many output tokens at most.
 
-    reasoning: bool = False
+    ``reasoning`` None means unknown (a model no profile names): the client's explicit thinking is
+    forwarded and what the upstream refuses is learned (``streaming.control.capabilities``)."""
+
+    reasoning: bool | None = None
     max_output_tokens: int | None = None
     default_reasoning_effort: str | None = None
     reasoning_efforts: tuple[str, ...] | None = None
@@ -83,33 +79,6 @@ BUILTIN_PROFILES: tuple[tuple[str, ModelProfile], ...] = (
     ("gpt-4o*", ModelProfile(reasoning=False, max_output_tokens=16_384)),
     ("chatgpt-4o*", ModelProfile(reasoning=False, max_output_tokens=16_384)),
 )
-
-
-def parse_model_map(value: object) -> list[tuple[str, str]]:
-    """``"glob=model,glob=model"`` (or pairs) as a list of pairs; ValueError naming the bad entry."""
-    if isinstance(value, str):
-        pairs = []
-        for raw in value.split(","):
-            entry = raw.strip()
-            if not entry:
-                continue
-            glob, sep, model = (part.strip() for part in entry.partition("="))
-            if not sep or not glob or not model or "=" in model:
-                raise ValueError(f"GATEWAY_MODEL_MAP entry {entry!r} is not of the form 'glob=model'")
-            pairs.append((glob, model))
-        return pairs
-    if isinstance(value, list | tuple):
-        pairs = []
-        for entry in value:
-            if (
-                not isinstance(entry, list | tuple)
-                or len(entry) != 2
-                or not all(isinstance(part, str) and part for part in entry)
-            ):
-                raise ValueError(f"GATEWAY_MODEL_MAP entry {entry!r} is not a (glob, model) pair of strings")
-            pairs.append((entry[0], entry[1]))
-        return pairs
-    raise ValueError(f"GATEWAY_MODEL_MAP must be a string or a list of pairs, not {type(value).__name__}")
 
 
 def parse_model_profiles(value: object) -> list[tuple[str, dict[str, Any]]]:
@@ -161,28 +130,3 @@ def profile_for(upstream_model: str, overrides: Sequence[tuple[str, Mapping[str,
         if fnmatchcase(upstream_model, glob):
             return replace(base, **fields)
     return base
-
-
-def resolve_route(
-    client_model: str,
-    model_map: str | list[tuple[str, str]],
-    profiles: Mapping[str, Any] | None = None,
-) -> Route:
-    """Where ``client_model`` goes: first matching glob, else the name unchanged; plus that model's profile."""
-    upstream = next(
-        (model for glob, model in parse_model_map(model_map) if fnmatchcase(client_model, glob)), client_model
-    )
-    profile = profile_for(upstream, parse_model_profiles(profiles))
-    return Route(
-        client_model=client_model,
-        upstream_model=upstream,
-        reasoning=profile.reasoning,
-        max_output_tokens=profile.max_output_tokens,
-        default_reasoning_effort=profile.default_reasoning_effort,
-        reasoning_efforts=profile.reasoning_efforts,
-    )
-
-
-def route_for(client_model: str) -> Route:
-    """``resolve_route`` with the gateway's settings (read at call time, so override_settings works)."""
-    return resolve_route(client_model, gateway_settings.MODEL_MAP, gateway_settings.MODEL_PROFILES)

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import json
-from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streaming import sse
-from streaming.sse import MESSAGE_STOP, PING, delta_prefix, encode_delta, encode_event
-
-PURE_MODULES = [
-    "streaming/sse.py",
-    "streaming/translate/response.py",
-    "streaming/translate/stream.py",
-    "streaming/translate/blocks.py",
-    "streaming/translate/stream_thinking.py",
-    "streaming/translate/stopseq.py",
-    "streaming/translate/errors.py",
-    "streaming/redaction.py",
-]
-IO_IMPORTS = ("httpx", "httpx2", "django.http", "django.db", "asgiref")
+from streaming.translate.frames import MESSAGE_STOP, PING, delta_prefix, encode_delta, encode_event
 
 
 def test_frame_is_event_line_data_line_and_blank_line() -> None:
@@ -79,21 +63,3 @@ def test_fast_delta_frame_equals_the_generic_encoding(index: int, kind: tuple[st
     )
 
     assert encode_delta(delta_prefix(index, delta_type, field), value) == generic
-
-
-@pytest.mark.parametrize("path", PURE_MODULES)
-def test_pure_modules_import_no_io(path: str) -> None:
-    tree = ast.parse((Path(sse.__file__).resolve().parent.parent / path).read_text())
-    imported = [
-        name
-        for node in ast.walk(tree)
-        for name in (
-            [a.name for a in node.names]
-            if isinstance(node, ast.Import)
-            else [node.module or ""]
-            if isinstance(node, ast.ImportFrom)
-            else []
-        )
-    ]
-
-    assert not [name for name in imported if name.startswith(IO_IMPORTS)]

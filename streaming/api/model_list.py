@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from streaming.conf import gateway_settings
 from streaming.errors import InvalidRequestError
-from streaming.routing import parse_model_map
 
 # The gateway does not know when a model name was "released"; a fixed, documented timestamp keeps the
 # field present and stable (clients sort by it only for display).
@@ -34,13 +31,6 @@ def model_info(model_id: str) -> dict[str, Any]:
         "display_name": display_name(model_id),
         "created_at": CREATED_AT,
     }
-
-
-def served_model(model_id: str) -> bool:
-    """A name the gateway serves: listed, or routed by a pattern of the model map."""
-    if model_id in gateway_settings.MODELS:
-        return True
-    return any(fnmatch.fnmatchcase(model_id, glob) for glob, _ in parse_model_map(gateway_settings.MODEL_MAP))
 
 
 def model_page(model_ids: Iterable[str], query: Mapping[str, str]) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Upstream and transport failures -> the client-facing error (protocol.md C.7). Pure.
+"""The one map from any failure to the error the client sees (protocol.md C.7). Pure.
 
-Three entry points, one per place a failure can surface:
-- ``error_for_status``: the upstream answered an HTTP error before any stream began;
-- ``error_for_event``: a ``response.failed`` / ``error`` event after the client stream began;
-- ``error_for_transport``: no usable answer at all (connect failure, timeout, dropped stream).
+``client_error(exc)`` takes any exception raised while handling a request and returns the
+``streaming.errors.GatewayError`` to answer with: the gateway's own errors as they are, the transport's
+``OpenAIUpstreamError`` tree by class (no answer at all: connect failure, timeout, dropped stream) or by
+the upstream's HTTP status and error code (``error_for_status``), a payload that cannot be forwarded as
+a 400, a missing upstream key as a 502, anything else as a logged ``api_error``. The stream translator
+uses ``error_for_event`` for a ``response.failed`` / ``error`` event after the client stream began.
 
 Only the upstream ``message`` text reaches the client (an allow-list of one field), after
 ``streaming.redaction.redact`` (the given secrets, keys, org/project and request ids, a length cap):
@@ -18,9 +20,11 @@ key); an unreachable upstream is 529 ``overloaded_error`` (the SDKs retry it) an
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 
 from streaming.errors import (
+    BadGatewayError,
     BillingError,
     GatewayError,
     GatewayTimeoutError,
@@ -29,9 +33,18 @@ from streaming.errors import (
     OverloadedError,
     RateLimitError,
     RequestTooLargeError,
-    UpstreamError,
 )
 from streaming.redaction import redact
+from streaming.transport.errors import (
+    OpenAIUpstreamError,
+    UnencodablePayload,
+    UpstreamConnectError,
+    UpstreamNotConfigured,
+    UpstreamStreamError,
+    UpstreamTimeoutError,
+)
+
+logger = logging.getLogger("streaming")
 
 NO_RETRY = {"x-should-retry": "false"}
 _RETRY_HEADERS = ("retry-after", "retry-after-ms")
@@ -94,7 +107,7 @@ def error_for_status(
     message = _message(error)
     kind = _classify(_codes(error))
     if status in (401, 403):
-        return UpstreamError(
+        return BadGatewayError(
             f"The upstream rejected the gateway's credentials (HTTP {status}). This is a gateway "
             "configuration problem, not a problem with your API key.",
             headers=NO_RETRY,
@@ -112,12 +125,12 @@ def error_for_status(
     if status == 413:
         return RequestTooLargeError(message)
     if status == 409:
-        return UpstreamError(message)
+        return BadGatewayError(message)
     if 400 <= status < 500:
         return InvalidRequestError(message)
     if status == 503 or kind is OverloadedError:
         return OverloadedError(message, headers=_retry_headers(headers))
-    return UpstreamError(message)
+    return BadGatewayError(message)
 
 
 def event_error_fields(data: Mapping[str, object]) -> dict[str, object]:
@@ -140,14 +153,51 @@ def error_for_event(error: Mapping[str, object], *, secrets: Iterable[str | None
     ``secrets`` (the upstream key) are redacted from the message: unlike an HTTP error body, an event
     reaches here without passing the transport's redaction.
     """
-    kind = _classify(_codes(error)) or UpstreamError
+    kind = _classify(_codes(error)) or BadGatewayError
     return kind(_message(error, secrets))
 
 
-def error_for_transport(kind: str) -> GatewayError:
-    """The client error when the upstream gave no usable answer: ``connect``, ``timeout`` or ``stream``."""
-    if kind == "connect":
+def client_error(exc: BaseException) -> GatewayError:
+    """The error the client sees for any exception raised while handling its request."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, UpstreamConnectError):
         return OverloadedError("The upstream is unreachable.")
-    if kind == "timeout":
+    if isinstance(exc, UpstreamTimeoutError):
         return GatewayTimeoutError("The upstream did not answer in time.")
-    return UpstreamError("The upstream connection failed mid-stream.")
+    if isinstance(exc, UpstreamStreamError):
+        return BadGatewayError("The upstream connection failed mid-stream.")
+    if isinstance(exc, OpenAIUpstreamError):
+        logger.warning("upstream answered HTTP %s: %s", exc.status_code, exc.payload)
+        error = exc.payload.get("error")
+        return error_for_status(
+            exc.status_code or 502, error if isinstance(error, dict) else None, exc.headers
+        )
+    if isinstance(exc, UnencodablePayload):
+        return InvalidRequestError(f"The request cannot be forwarded upstream: {exc}")
+    if isinstance(exc, UpstreamNotConfigured):
+        logger.error("gateway misconfigured: %s", exc)
+        return BadGatewayError(
+            "The gateway has no upstream API key configured (OPENAI_API_KEY).", headers=dict(NO_RETRY)
+        )
+    logger.exception("unexpected error while handling the request", exc_info=exc)
+    return GatewayError("Internal server error.")
+
+
+def failure_cause(exc: BaseException) -> str:
+    """A short label for why a request failed, for logs and metrics (never a message, never a secret)."""
+    if isinstance(exc, UpstreamTimeoutError):
+        return f"{exc.phase}_timeout"
+    if isinstance(exc, UpstreamConnectError):
+        return "connect"
+    if isinstance(exc, UpstreamStreamError):
+        return "upstream_dropped"
+    if isinstance(exc, OpenAIUpstreamError):
+        return "upstream_status" if exc.status_code else "upstream_body"
+    if isinstance(exc, UpstreamNotConfigured):
+        return "not_configured"
+    if isinstance(exc, UnencodablePayload):
+        return "invalid_request_error"
+    if isinstance(exc, GatewayError):
+        return exc.error_type
+    return "internal"

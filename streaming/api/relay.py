@@ -1,23 +1,29 @@
 """Drive one upstream event stream through a translator to the client, with pings and clean shutdown.
 
-Each upstream read becomes at most one write to the client: all the events that read produced are
-translated and joined, never held back. While the upstream is silent the client gets an Anthropic
-``ping`` every ``PING_INTERVAL`` seconds so idle timers (proxies, Claude Code) don't fire. When the client
-goes away Django cancels the response task and closes this generator: the ``finally`` closes the
-upstream request at once.
+The relay owns all of a stream's translation. ``start_relay`` reads and translates the upstream's first
+read before the 200 goes out, so a stream whose very first event is an error becomes a plain HTTP error.
+After that, each upstream read becomes at most one write to the client: all the events that read
+produced are translated and joined, never held back. While the upstream is silent the client gets an
+Anthropic ``ping`` every ``PING_INTERVAL`` seconds so idle timers (proxies, Claude Code) don't fire.
+When the client goes away Django cancels the response task and closes this generator: the ``finally``
+closes the upstream request at once and completes the request's outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 from django.http import StreamingHttpResponse
 
-from streaming.errors import GatewayError
-from streaming.sse import PING
+from streaming.error_map import client_error, failure_cause
+from streaming.errors import BadGatewayError, GatewayError
+from streaming.outcome import Outcome
+from streaming.translate.frames import PING
+from streaming.translate.types import StopReason, Usage
 from streaming.transport import SSEEvent
 
 
@@ -25,10 +31,22 @@ class Translator(Protocol):
     """What the relay needs from a stream translator (streaming.translate.stream.StreamTranslator)."""
 
     @property
+    def started(self) -> bool: ...
+
+    @property
     def done(self) -> bool: ...
 
     @property
     def upstream_finished(self) -> bool: ...
+
+    @property
+    def error(self) -> GatewayError | None: ...
+
+    @property
+    def stop_reason(self) -> StopReason | None: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
 
     def feed(self, event: SSEEvent) -> list[bytes]: ...
 
@@ -37,24 +55,46 @@ class Translator(Protocol):
     def fail(self, error: GatewayError) -> list[bytes]: ...
 
 
+class UpstreamStream(Protocol):
+    """What the relay needs from an opened upstream stream (streaming.transport.OpenAIStream)."""
+
+    def batches(self) -> AsyncGenerator[list[SSEEvent], None]: ...
+
+    async def aclose(self) -> None: ...
+
+
 class EventStreamResponse(StreamingHttpResponse):
     """A ``text/event-stream`` response whose async iterator Django consumes directly.
 
     Django's ``StreamingHttpResponse.__aiter__`` wraps the content in two more async generators and does
     not close it explicitly; handing Django our generator lets its ``aclosing()`` close it (and so the
-    upstream) the moment the client disconnects.
+    upstream) the moment the client disconnects. A response dropped before Django began to iterate it
+    (the client left between the view and the first write) runs ``abandoned`` on its loop instead.
     """
 
-    def __init__(self, content: AsyncIterator[bytes], **kwargs: Any) -> None:
+    def __init__(self, content: AsyncIterator[bytes], *, abandoned: Any = None, **kwargs: Any) -> None:
         super().__init__(content, content_type="text/event-stream; charset=utf-8", **kwargs)
         self["Cache-Control"] = "no-cache"
         self["X-Accel-Buffering"] = "no"
+        self._abandoned = (
+            weakref.finalize(self, _run_on_loop, asyncio.get_running_loop(), abandoned)
+            if abandoned is not None
+            else None
+        )
 
     _iterator: AsyncIterator[bytes]  # set by Django's streaming_content setter; absent from django-stubs
 
     def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._abandoned is not None:
+            self._abandoned.detach()  # iterated from now on: the generator's own ``finally`` cleans up
         iterator: AsyncIterator[bytes] = self._iterator
         return iterator
+
+
+def _run_on_loop(loop: asyncio.AbstractEventLoop, cleanup: Any) -> None:
+    """Schedule ``cleanup()`` (a coroutine function) on ``loop``, from whatever thread collects garbage."""
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(lambda: loop.create_task(cleanup()))
 
 
 def translate_batch(translator: Translator, batch: list[SSEEvent]) -> bytes:
@@ -84,13 +124,57 @@ async def read_to_eof(batches: AsyncGenerator[list[SSEEvent], None]) -> None:
                 pass
 
 
+def _complete(outcome: Outcome, translator: Translator, *, client_gone: bool) -> None:
+    """The stream's outcome from what the translator saw (a 200 already went out)."""
+    if translator.usage is not None:
+        outcome.set_usage(translator.usage)
+    outcome.stop_reason = translator.stop_reason
+    error = translator.error
+    if error is not None:
+        outcome.fail(200, error.error_type, outcome.cause or "mid_stream_error")
+    elif client_gone and not translator.done:
+        outcome.fail(200, "client_gone", "client_gone")
+    outcome.complete(200)
+
+
+async def start_relay(
+    stream: UpstreamStream, translator: Translator, outcome: Outcome, *, ping_interval: float
+) -> EventStreamResponse:
+    """The client's event-stream response, after the upstream's first read was translated.
+
+    Failures until then (the upstream closing at once, an error as its very first event, a broken
+    connection) are raised, so the client gets a plain HTTP error rather than a 200 stream with an error
+    inside.
+    """
+    batches = stream.batches()
+    try:
+        first = translate_batch(translator, await anext(batches))
+        if translator.error is not None and not translator.started:
+            raise translator.error
+    except StopAsyncIteration:
+        raise BadGatewayError("The upstream closed the stream without sending an event.") from None
+    except BaseException:
+        await batches.aclose()
+        await stream.aclose()
+        raise
+
+    async def abandoned() -> None:
+        await batches.aclose()
+        await stream.aclose()
+        _complete(outcome, translator, client_gone=True)
+
+    return EventStreamResponse(
+        relay(first, batches, translator, outcome, ping_interval=ping_interval), abandoned=abandoned
+    )
+
+
 async def relay(
     first: bytes,
     batches: AsyncGenerator[list[SSEEvent], None],
     translator: Translator,
+    outcome: Outcome,
     *,
     ping_interval: float,
-    to_gateway_error: Callable[[BaseException], GatewayError],
 ) -> AsyncIterator[bytes]:
     """Client-bound SSE bytes, starting with ``first`` (the translated first upstream read).
 
@@ -106,6 +190,7 @@ async def relay(
     waiter: asyncio.Future[bool] | None = None
     drained = asyncio.Event()
     last_write = loop.time()
+    client_gone = True  # until the generator returns normally
 
     timer: asyncio.TimerHandle  # assigned below, once on_timer exists
 
@@ -140,7 +225,8 @@ async def relay(
         except Exception as exc:
             # Upstream failures and anything unexpected after the 200 went out: an ``event: error`` frame.
             if not translator.done:
-                buffer.extend(translator.fail(to_gateway_error(exc)))
+                outcome.cause = failure_cause(exc)
+                buffer.extend(translator.fail(client_error(exc)))
         finally:
             finished = True
             wake(False)
@@ -148,11 +234,13 @@ async def relay(
     reader: asyncio.Task[None] | None = None
     timer = loop.call_at(last_write + ping_interval, on_timer)
     try:
+        outcome.first_byte()
         if first:
             yield first
         if translator.done:
             if translator.upstream_finished:
                 await read_to_eof(batches)
+            client_gone = False
             return
         reader = loop.create_task(read_upstream())
         while True:
@@ -165,6 +253,7 @@ async def relay(
                 yield chunk
                 continue
             if finished:
+                client_gone = False
                 return
             waiter = loop.create_future()
             ping = await waiter
@@ -179,3 +268,4 @@ async def relay(
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
         await batches.aclose()
+        _complete(outcome, translator, client_gone=client_gone)

@@ -1,4 +1,4 @@
-"""Upstream and transport failures -> the client-facing error (protocol.md C.7)."""
+"""Any failure -> the client-facing error (protocol.md C.7), through the one error map."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
+from streaming.error_map import (
+    client_error,
+    error_for_event,
+    error_for_status,
+    event_error_fields,
+    failure_cause,
+)
 from streaming.errors import (
+    BadGatewayError,
     BillingError,
     GatewayError,
     GatewayTimeoutError,
@@ -15,13 +23,14 @@ from streaming.errors import (
     OverloadedError,
     RateLimitError,
     RequestTooLargeError,
-    UpstreamError,
 )
-from streaming.translate.errors import (
-    error_for_event,
-    error_for_status,
-    error_for_transport,
-    event_error_fields,
+from streaming.transport.errors import (
+    OpenAIUpstreamError,
+    UnencodablePayload,
+    UpstreamConnectError,
+    UpstreamNotConfigured,
+    UpstreamStreamError,
+    UpstreamTimeoutError,
 )
 
 
@@ -38,7 +47,7 @@ def err(message: str = "upstream says no", **fields: Any) -> dict[str, Any]:
         (404, err(code="model_not_found"), NotFoundError, 404, "not_found_error"),
         (408, err(), GatewayTimeoutError, 504, "timeout_error"),
         (504, err(), GatewayTimeoutError, 504, "timeout_error"),
-        (409, err(), UpstreamError, 502, "api_error"),
+        (409, err(), BadGatewayError, 502, "api_error"),
         (413, err(), RequestTooLargeError, 413, "request_too_large"),
         (429, err(code="rate_limit_exceeded"), RateLimitError, 429, "rate_limit_error"),
         (429, err(type="insufficient_quota", code="insufficient_quota"), BillingError, 402, "billing_error"),
@@ -49,12 +58,12 @@ def err(message: str = "upstream says no", **fields: Any) -> dict[str, Any]:
             402,
             "billing_error",
         ),
-        (500, err(code="server_error"), UpstreamError, 502, "api_error"),
-        (502, None, UpstreamError, 502, "api_error"),
+        (500, err(code="server_error"), BadGatewayError, 502, "api_error"),
+        (502, None, BadGatewayError, 502, "api_error"),
         (503, err(), OverloadedError, 529, "overloaded_error"),
         (500, err(code="server_is_overloaded"), OverloadedError, 529, "overloaded_error"),
         (503, err(code="slow_down"), OverloadedError, 529, "overloaded_error"),
-        (507, err(), UpstreamError, 502, "api_error"),
+        (507, err(), BadGatewayError, 502, "api_error"),
     ],
 )
 def test_upstream_status_maps_to_the_client_error(
@@ -164,17 +173,74 @@ def test_error_event_fields_read_nested_first_then_flat(
 
 
 @pytest.mark.parametrize(
-    ("kind", "cls", "status", "error_type"),
+    ("exc", "cls", "status", "error_type"),
     [
-        ("connect", OverloadedError, 529, "overloaded_error"),
-        ("timeout", GatewayTimeoutError, 504, "timeout_error"),
-        ("stream", UpstreamError, 502, "api_error"),
+        (UpstreamConnectError(), OverloadedError, 529, "overloaded_error"),
+        (UpstreamTimeoutError(), GatewayTimeoutError, 504, "timeout_error"),
+        (UpstreamStreamError(), BadGatewayError, 502, "api_error"),
     ],
 )
 def test_transport_failures_map_to_retryable_errors(
-    kind: str, cls: type[GatewayError], status: int, error_type: str
+    exc: Exception, cls: type[GatewayError], status: int, error_type: str
 ) -> None:
-    result = error_for_transport(kind)
+    result = client_error(exc)
 
     assert (type(result), result.status, result.error_type) == (cls, status, error_type)
     assert "http" not in result.message.lower()
+
+
+def test_an_upstream_status_error_maps_by_its_status_and_code() -> None:
+    exc = OpenAIUpstreamError(
+        status_code=429,
+        payload={"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
+        headers={"retry-after": "3"},
+    )
+
+    result = client_error(exc)
+
+    assert (type(result), result.message, result.headers) == (
+        RateLimitError,
+        "slow down",
+        {"retry-after": "3"},
+    )
+
+
+def test_gateway_errors_pass_through_unchanged() -> None:
+    error = NotFoundError("model: x")
+
+    assert client_error(error) is error
+
+
+def test_unforwardable_payload_is_a_400_and_a_missing_key_a_502_that_says_do_not_retry() -> None:
+    assert client_error(UnencodablePayload("it is nested too deeply")).status == 400
+    missing = client_error(UpstreamNotConfigured("no key"))
+    assert (missing.status, missing.headers) == (502, {"x-should-retry": "false"})
+
+
+def test_anything_unexpected_is_a_500_api_error_without_its_message() -> None:
+    result = client_error(KeyError("secret internals"))
+
+    assert (result.status, result.error_type, result.message) == (500, "api_error", "Internal server error.")
+
+
+def _timeout(phase: str) -> UpstreamTimeoutError:
+    error = UpstreamTimeoutError()
+    error.phase = phase
+    return error
+
+
+@pytest.mark.parametrize(
+    ("exc", "cause"),
+    [
+        (_timeout("pool"), "pool_timeout"),
+        (_timeout("read"), "read_timeout"),
+        (UpstreamConnectError(), "connect"),
+        (UpstreamStreamError(), "upstream_dropped"),
+        (OpenAIUpstreamError(status_code=500), "upstream_status"),
+        (UpstreamNotConfigured("no key"), "not_configured"),
+        (RateLimitError(), "rate_limit_error"),
+        (ValueError("x"), "internal"),
+    ],
+)
+def test_failure_cause_is_a_short_label(exc: Exception, cause: str) -> None:
+    assert failure_cause(exc) == cause

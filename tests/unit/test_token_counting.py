@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import respx
 from django.test import override_settings
 
-from streaming import capabilities
-from streaming.tokens import count_input_tokens, estimate_input_tokens
-from streaming.transport import OpenAIUpstreamError
+from streaming import upstream
+from streaming.control import capabilities
+from streaming.control.registry import Snapshot
+from streaming.control.routing import route_for
+from streaming.translate.token_estimate import estimate_input_tokens
+from streaming.transport import SETTINGS_UPSTREAM_NAME, OpenAIUpstreamError
 
 BASE = "http://upstream.test/v1"
 PAYLOAD = {
     "model": "gpt-5",
     "instructions": "Be brief.",
     "input": [{"role": "user", "content": "Hello there"}],
-    "store": False,
 }
 
 
-@pytest.fixture(autouse=True)
-def _forget_counting_endpoints() -> Iterator[None]:
-    """The "no counting endpoint" memory is per process: clear it on both sides so no other test sees it."""
-    capabilities.forget_all()
-    yield
-    capabilities.forget_all()
+async def count_input_tokens(payload: dict[str, Any]) -> int:
+    """Count through the one upstream-calling module, routed by the settings (read now) with what the
+    settings' upstream taught so far (as a worker's registry snapshot would hold it)."""
+    snapshot = Snapshot(
+        "test", learned={SETTINGS_UPSTREAM_NAME: capabilities.learned(SETTINGS_UPSTREAM_NAME)}
+    )
+    return await upstream.count_tokens(route_for("gpt-5", snapshot), payload)
 
 
 def test_estimate_grows_with_text_and_counts_images_and_tools() -> None:
@@ -53,8 +56,7 @@ async def test_upstream_count_is_used_when_available() -> None:
             json={"object": "response.input_tokens", "input_tokens": 42}
         )
         assert await count_input_tokens(PAYLOAD) == 42
-    sent = route.calls.last.request
-    assert b'"store"' not in sent.content
+    assert json.loads(route.calls.last.request.content) == PAYLOAD
 
 
 @pytest.mark.anyio
@@ -90,12 +92,3 @@ async def test_upstream_mode_reports_upstream_failures() -> None:
 @override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY=None, GATEWAY_COUNT_TOKENS="auto")
 async def test_without_an_upstream_key_auto_mode_estimates_locally() -> None:
     assert await count_input_tokens(PAYLOAD) == estimate_input_tokens(PAYLOAD)
-
-
-@pytest.mark.anyio
-@override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY="sk-test", GATEWAY_COUNT_TOKENS="auto")
-async def test_counting_never_asks_for_reasoning_summaries() -> None:
-    with respx.mock() as mock:
-        route = mock.post(f"{BASE}/responses/input_tokens").respond(json={"input_tokens": 3})
-        await count_input_tokens({**PAYLOAD, "reasoning": {"effort": "low", "summary": "auto"}})
-    assert json.loads(route.calls.last.request.content)["reasoning"] == {"effort": "low"}

@@ -1,0 +1,3 @@
+"""The control plane: routing, upstream profiles, client authentication, learned capabilities."""
+
+from __future__ import annotations
