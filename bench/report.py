@@ -2,7 +2,9 @@
 
 Every figure is measured once per round for each server; the table shows the median over the rounds, the
 spread ((max - min) / median, so a difference between two runs larger than both spreads is real), the
-ratio gateway / pass-through of the medians, and whether the gateway meets the issue's target.
+ratio gateway / pass-through of the medians, and whether the gateway meets the issue's target. With a
+baseline (another checkout's gateway, measured in the same rounds) it also shows gateway / baseline per
+round: drift of the machine between rounds cancels out of that ratio, so its spread is small.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-SERVERS = ("gateway", "passthrough")
 TIMES = "\N{MULTIPLICATION SIGN}"
 
 
@@ -42,21 +43,23 @@ class Figure:
     unit: str
     target: Target | None
     digits: int = 2
-    samples: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in SERVERS})
+    samples: dict[str, list[float]] = field(default_factory=dict)  # server name -> one value per round
     busy: bool = False  # some sample was measured while other processes kept the machine busy
 
     def add(self, server: str, value: float) -> None:
-        self.samples[server].append(value)
+        self.samples.setdefault(server, []).append(value)
 
     def median(self, server: str) -> float | None:
-        values = self.samples[server]
+        values = self.samples.get(server, [])
         return statistics.median(values) if values else None
 
     def spread(self, server: str) -> float | None:
-        values, middle = self.samples[server], self.median(server)
-        if len(values) < 2 or not middle:
-            return None
-        return (max(values) - min(values)) / abs(middle)
+        return _spread(self.samples.get(server, []))
+
+    def against_baseline(self) -> list[float]:
+        """gateway / baseline, round by round."""
+        pairs = zip(self.samples.get("gateway", []), self.samples.get("baseline", []), strict=False)
+        return [gateway / baseline for gateway, baseline in pairs if baseline]
 
     def ratio(self) -> float | None:
         gateway, passthrough = self.median("gateway"), self.median("passthrough")
@@ -78,9 +81,10 @@ class Figure:
             "label": self.label,
             "unit": self.unit,
             "samples": self.samples,
-            "median": {name: self.median(name) for name in SERVERS},
-            "spread": {name: self.spread(name) for name in SERVERS},
+            "median": {name: self.median(name) for name in self.samples},
+            "spread": {name: self.spread(name) for name in self.samples},
             "ratio": ratio,
+            "against_baseline": self.against_baseline() or None,
             "busy": self.busy,
             "target": self.target.text(self.unit) if self.target else None,
             "verdict": self.target.verdict(gateway, ratio) if self.target and gateway is not None else None,
@@ -122,21 +126,35 @@ def figures(*, long_deltas: int, spaced_deltas: int, spacing_ms: float, prompt_k
     ]
 
 
+def _spread(values: list[float]) -> float | None:
+    middle = statistics.median(values) if values else None
+    if len(values) < 2 or not middle:
+        return None
+    return (max(values) - min(values)) / abs(middle)
+
+
 def table(rows: list[Figure]) -> str:
+    baseline = any(figure.against_baseline() for figure in rows)
     header = ["figure", "gateway (spread)", "pass-through (spread)", "ratio", "target", "result"]
+    if baseline:
+        header[3:3] = ["baseline (spread)", "gateway / baseline"]
     lines = [header]
     for figure in rows:
         gateway, ratio = figure.median("gateway"), figure.ratio()
-        lines.append(
-            [
-                figure.label + (" *" if figure.busy else ""),
-                figure.cell("gateway"),
-                figure.cell("passthrough"),
-                "-" if ratio is None else f"{ratio:.2f}{TIMES}",
-                figure.target.text(figure.unit) if figure.target else "",
-                figure.target.verdict(gateway, ratio) if figure.target and gateway is not None else "",
-            ]
-        )
+        line = [
+            figure.label + (" *" if figure.busy else ""),
+            figure.cell("gateway"),
+            figure.cell("passthrough"),
+            "-" if ratio is None else f"{ratio:.2f}{TIMES}",
+            figure.target.text(figure.unit) if figure.target else "",
+            figure.target.verdict(gateway, ratio) if figure.target and gateway is not None else "",
+        ]
+        if baseline:
+            rounds = figure.against_baseline()
+            spread = _spread(rounds)
+            against = f"{statistics.median(rounds):.3f}{TIMES}" if rounds else "-"
+            line[3:3] = [figure.cell("baseline"), against if spread is None else f"{against} ({spread:.1%})"]
+        lines.append(line)
     widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
 
     def render(line: list[str]) -> str:

@@ -79,12 +79,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of a core other processes may use during a measurement before it is taken again",
     )
     parser.add_argument(
-        "--quiet-wait", type=float, default=60.0, help="longest wait for a quiet machine before a measurement"
+        "--quiet-wait", type=float, default=30.0, help="longest wait for a quiet machine before a measurement"
     )
     parser.add_argument(
         "--pin",
         action="store_true",
         help="servers on the last core, load generator and fake upstream on the others",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of this repository (git worktree add DIR COMMIT): its gateway is measured "
+        "in the same rounds, and the table adds gateway / baseline",
     )
     parser.add_argument("--json", type=Path, help="also write every sample and median to this file")
     parser.add_argument("--profile", type=Path, help="then profile the gateway with py-spy into this dir")
@@ -129,6 +135,17 @@ def main(argv: list[str] | None = None) -> None:
             )
             bench.servers.append(Server("gateway", gateway))
             bench.servers.append(Server("passthrough", start_passthrough(Path(tmp), fake.url)))
+            if args.baseline:
+                data_dir = Path(tmp) / "baseline"
+                data_dir.mkdir()
+                baseline = launch_gateway(
+                    "baseline",
+                    data_dir=data_dir,
+                    upstream_url=fake.url,
+                    extra={"LOG_LEVEL": "WARNING"},
+                    root=args.baseline.resolve(),
+                )
+                bench.servers.append(Server("baseline", baseline))
             if args.pin:
                 pin(bench)
             log(f"servers up; load average {load_before}")

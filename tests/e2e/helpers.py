@@ -136,11 +136,14 @@ def drop_services(env: Mapping[str, str]) -> None:
         drop_database(server + "/postgres", name)
 
 
-def manage(args: list[str], env: Mapping[str, str]) -> str:
-    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams."""
+def manage(args: list[str], env: Mapping[str, str], *, root: Path = REPO_ROOT) -> str:
+    """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams.
+
+    ``root`` is the checkout whose manage.py runs (the benchmark compares another checkout's gateway).
+    """
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
+        cwd=root,
         env=dict(env),
         capture_output=True,
         text=True,
@@ -155,9 +158,9 @@ def manage(args: list[str], env: Mapping[str, str]) -> str:
     return result.stdout
 
 
-def create_client_key(env: Mapping[str, str], name: str) -> str:
+def create_client_key(env: Mapping[str, str], name: str, *, root: Path = REPO_ROOT) -> str:
     """``createclientkey`` prints the key alone on its last stdout line."""
-    lines = [line for line in manage(["createclientkey", name], env).splitlines() if line.strip()]
+    lines = [line for line in manage(["createclientkey", name], env, root=root).splitlines() if line.strip()]
     if not lines:
         raise RuntimeError("createclientkey printed nothing")
     return lines[-1].strip()
@@ -183,6 +186,7 @@ def start_gateway(
     log_path: Path,
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
+    root: Path = REPO_ROOT,
 ) -> Gateway:
     """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers."""
     sock = _listening_socket()
@@ -203,7 +207,7 @@ def start_gateway(
                 "--timeout-graceful-shutdown",
                 "3",
             ],
-            cwd=REPO_ROOT,
+            cwd=root,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -251,20 +255,25 @@ def launch_gateway(
     extra: Mapping[str, str] | None = None,
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
+    root: Path = REPO_ROOT,
 ) -> Gateway:
-    """A gateway on a fresh data dir: its own upstream key, migrated database and client key, started."""
+    """A gateway on a fresh data dir: its own upstream key, migrated database and client key, started.
+
+    ``root``: the checkout to run it from (this one by default).
+    """
     upstream_key = "sk-test-" + secrets.token_hex(16)
     env = gateway_env(data_dir=data_dir, upstream_url=upstream_url, upstream_key=upstream_key, extra=extra)
-    manage(["migrate", "--noinput", "-v", "0"], env)
+    manage(["migrate", "--noinput", "-v", "0"], env, root=root)
     return start_gateway(
         name,
         env=env,
-        client_key=create_client_key(env, name),
+        client_key=create_client_key(env, name, root=root),
         upstream_key=upstream_key,
         data_dir=data_dir,
         log_path=data_dir / f"{name}.log",
         app=app,
         health_path=health_path,
+        root=root,
     )
 
 
