@@ -24,8 +24,8 @@ from tests.fakes.upstream import (
     Behaviour,
     RecordedRequest,
     final_response,
-    held,
     json_response,
+    paused,
     raw_stream,
     sse_frame,
     text_response_events,
@@ -87,7 +87,7 @@ class CannedUpstream:
             "bench-long": raw_stream(frames["bench-long"], together=True),
             "bench-spaced-short": raw_stream(frames["bench-spaced-short"], delay=spacing),
             "bench-spaced-long": raw_stream(frames["bench-spaced-long"], delay=spacing),
-            "bench-held": held(
+            "bench-held": paused(
                 frames["bench-held"][:HELD_BEFORE], self.release, after=frames["bench-held"][HELD_BEFORE:]
             ),
         }

@@ -144,6 +144,10 @@ if os.environ.get("GATEWAY_MODELS"):
     GATEWAY_MODELS = _env_list("GATEWAY_MODELS")
 if os.environ.get("GATEWAY_COUNT_TOKENS"):
     GATEWAY_COUNT_TOKENS = os.environ["GATEWAY_COUNT_TOKENS"]
+if os.environ.get("GATEWAY_METRICS_TOKEN"):
+    GATEWAY_METRICS_TOKEN = os.environ["GATEWAY_METRICS_TOKEN"]
+if os.environ.get("GATEWAY_LOG_FORMAT"):
+    GATEWAY_LOG_FORMAT = os.environ["GATEWAY_LOG_FORMAT"]
 if os.environ.get("GATEWAY_ENCRYPTION_KEYS"):
     GATEWAY_ENCRYPTION_KEYS = os.environ["GATEWAY_ENCRYPTION_KEYS"]
 for _name in ("GATEWAY_REFUSE_UNROUTED_MODELS", "GATEWAY_RECORD_USAGE"):
@@ -166,15 +170,20 @@ LOGGING = {
     "filters": {"correlation_id": {"()": "django_guid.log_filters.CorrelationId"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"},
+        "json": {"()": "streaming.observability.request_log.JSONFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["correlation_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if os.environ.get("GATEWAY_LOG_FORMAT") == "json" else "plain",
+            "filters": ["correlation_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # django-guid logs every generated ID at INFO; that is per-request noise.
         "django_guid": {"level": "WARNING"},
-        # httpx logs every upstream request at INFO: per-request noise on the hot path.
-        "httpx": {"level": "WARNING"},
+        # httpx2 logs every upstream request at INFO: per-request noise on the hot path.
+        "httpx2": {"level": "WARNING"},
     },
 }

@@ -20,6 +20,8 @@ class StreamingConfig(AppConfig):
     def ready(self) -> None:
         from streaming import checks  # noqa: F401  (registers the system checks)
         from streaming.control import usage
+        from streaming.observability.metrics import record_metrics
+        from streaming.observability.request_log import log_request
         from streaming.outcome import add_sink
 
         for model in ("Upstream", "ModelRoute", "ClientKey"):
@@ -29,3 +31,5 @@ class StreamingConfig(AppConfig):
                 _configuration_changed, sender=sender, dispatch_uid=f"streaming-{model}-deleted"
             )
         add_sink(usage.record)
+        add_sink(log_request)
+        add_sink(record_metrics)

@@ -17,6 +17,10 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from streaming.conf import DEFAULTS, NUMERIC_SETTINGS, REMOVED_SETTINGS
 
 _COUNT_MODES = ("auto", "upstream", "local")
+MAX_POOL_TIMEOUT = 2.0
+"""Longest a request may queue for an upstream connection (issue 9): past it, 529 beats waiting."""
+_OWN_RANGE = frozenset({"GATEWAY_POOL_TIMEOUT"})  # numeric settings checked below rather than as positive
+_MAY_BE_ZERO = frozenset({"GATEWAY_UPSTREAM_RETRIES"})  # 0 turns the feature off
 
 
 def _setting(name: str) -> Any:
@@ -49,16 +53,33 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 id="streaming.E002",
             )
         )
-    for name in NUMERIC_SETTINGS:
+    for name in (name for name in NUMERIC_SETTINGS if name not in _OWN_RANGE):
         value = _setting(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        lowest_ok = 0 if name in _MAY_BE_ZERO else 1e-9
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < lowest_ok:
             errors.append(
                 Error(
-                    f"{name} must be a positive number.",
+                    f"{name} must be a {'non-negative' if name in _MAY_BE_ZERO else 'positive'} number.",
                     hint=f"Default: {DEFAULTS[name]!r}.",
                     id="streaming.E003",
                 )
             )
+    pool_timeout = _setting("GATEWAY_POOL_TIMEOUT")
+    if (
+        isinstance(pool_timeout, bool)
+        or not isinstance(pool_timeout, int | float)
+        or not 0 <= pool_timeout <= MAX_POOL_TIMEOUT
+    ):
+        errors.append(
+            Error(
+                f"GATEWAY_POOL_TIMEOUT must be a number of seconds from 0 to {MAX_POOL_TIMEOUT:g}.",
+                hint=(
+                    "It bounds how long a request queues for a free upstream connection before the client "
+                    f"gets 529 overloaded_error (0: answer at once). Default: {DEFAULTS['GATEWAY_POOL_TIMEOUT']!r}."
+                ),
+                id="streaming.E009",
+            )
+        )
     models = _setting("GATEWAY_MODELS")
     if not isinstance(models, list | tuple) or not all(isinstance(m, str) and m for m in models):
         errors.append(

@@ -19,13 +19,20 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_CONNECT_TIMEOUT": 10.0,
     "GATEWAY_READ_TIMEOUT": 600.0,
     "GATEWAY_WRITE_TIMEOUT": 60.0,
-    "GATEWAY_POOL_TIMEOUT": 10.0,
+    "GATEWAY_POOL_TIMEOUT": 1.0,
     "GATEWAY_MAX_CONNECTIONS": 200,
     "GATEWAY_MAX_KEEPALIVE_CONNECTIONS": 50,
+    "GATEWAY_UPSTREAM_RETRIES": 2,
+    "GATEWAY_UPSTREAM_RETRY_SECONDS": 5.0,
+    "GATEWAY_KEEPALIVE_EXPIRY": 5.0,
     # Client-facing API.
     "GATEWAY_API_MIDDLEWARE": ["django_guid.middleware.guid_middleware"],
     "GATEWAY_MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "GATEWAY_BODY_TIMEOUT_SECONDS": 30.0,
+    "GATEWAY_LARGE_BODY_BYTES": 1024 * 1024,
+    "GATEWAY_MAX_LARGE_BODIES": 4,
     "GATEWAY_PING_INTERVAL": 15.0,
+    "GATEWAY_SHUTDOWN_GRACE_SECONDS": 30.0,
     "GATEWAY_MODEL_MAP": "*haiku*=gpt-5-mini,claude-*=gpt-5",
     "GATEWAY_MODELS": [
         "claude-opus-5-5",
@@ -42,8 +49,12 @@ DEFAULTS: dict[str, Any] = {
     "GATEWAY_CONFIG_REFRESH_SECONDS": 2.0,
     "GATEWAY_CONFIG_MAX_AGE_SECONDS": 60.0,
     "GATEWAY_REFUSE_UNROUTED_MODELS": False,
+    "GATEWAY_AUTH_FAILURES_PER_MINUTE": 60,
     "GATEWAY_RECORD_USAGE": True,
     "GATEWAY_USAGE_FLUSH_SECONDS": 1.0,
+    # Observability.
+    "GATEWAY_METRICS_TOKEN": None,
+    "GATEWAY_LOG_FORMAT": "plain",
 }
 
 REMOVED_SETTINGS = {
@@ -57,7 +68,7 @@ NUMERIC_SETTINGS: dict[str, type[int] | type[float]] = {
     name: type(default) for name, default in DEFAULTS.items() if type(default) in (int, float)
 }
 """Every numeric setting and its type: each can also come from the environment (``gateway/settings.py``)
-and must be positive (``streaming.checks``)."""
+and must be positive (``streaming.checks``), except ``GATEWAY_POOL_TIMEOUT``: 0 to 2 s."""
 
 
 class GatewaySettings:
@@ -93,7 +104,8 @@ class GatewaySettings:
 
     @property
     def POOL_TIMEOUT(self) -> float:
-        """Seconds to wait for a free pooled connection."""
+        """Seconds a request may queue for a free upstream connection when all are busy (0 to 2); then
+        the client gets 529 ``overloaded_error``, which the SDKs retry with backoff."""
         return float(self._get("GATEWAY_POOL_TIMEOUT"))
 
     @property
@@ -107,6 +119,21 @@ class GatewaySettings:
         return int(self._get("GATEWAY_MAX_KEEPALIVE_CONNECTIONS"))
 
     @property
+    def KEEPALIVE_EXPIRY(self) -> float:
+        """Seconds an idle upstream connection is kept for reuse before the pool closes it."""
+        return float(self._get("GATEWAY_KEEPALIVE_EXPIRY"))
+
+    @property
+    def UPSTREAM_RETRIES(self) -> int:
+        """Retries of a transient upstream failure before any byte reached the client (``streaming.upstream``)."""
+        return int(self._get("GATEWAY_UPSTREAM_RETRIES"))
+
+    @property
+    def UPSTREAM_RETRY_SECONDS(self) -> float:
+        """No retry starts later than this many seconds after the first attempt."""
+        return float(self._get("GATEWAY_UPSTREAM_RETRY_SECONDS"))
+
+    @property
     def MAX_BODY_BYTES(self) -> int:
         """Largest accepted request body; larger ones get 413 ``request_too_large`` (Anthropic allows 32 MB)."""
         return int(self._get("GATEWAY_MAX_BODY_BYTES"))
@@ -115,6 +142,27 @@ class GatewaySettings:
     def API_MIDDLEWARE(self) -> list[str]:
         """The middleware ``streaming.api.asgi_handler.APIHandler`` runs for API paths (native async only)."""
         return list(self._get("GATEWAY_API_MIDDLEWARE"))
+
+    @property
+    def BODY_TIMEOUT_SECONDS(self) -> float:
+        """Silence allowed between parts of a request body before the request is answered 408."""
+        return float(self._get("GATEWAY_BODY_TIMEOUT_SECONDS"))
+
+    @property
+    def LARGE_BODY_BYTES(self) -> int:
+        """A body this big or bigger counts as large (``GATEWAY_MAX_LARGE_BODIES``)."""
+        return int(self._get("GATEWAY_LARGE_BODY_BYTES"))
+
+    @property
+    def MAX_LARGE_BODIES(self) -> int:
+        """Large-body requests a worker lets in at once; one more gets 529 (bounds memory under big prompts)."""
+        return int(self._get("GATEWAY_MAX_LARGE_BODIES"))
+
+    @property
+    def SHUTDOWN_GRACE_SECONDS(self) -> float:
+        """On SIGTERM, how long requests in flight may go on before they are ended cleanly (a stream with an
+        ``overloaded_error`` event, a waiting request with 529); see ``streaming.api.draining``."""
+        return float(self._get("GATEWAY_SHUTDOWN_GRACE_SECONDS"))
 
     @property
     def PING_INTERVAL(self) -> float:
@@ -166,6 +214,12 @@ class GatewaySettings:
         return float(self._get("GATEWAY_CONFIG_MAX_AGE_SECONDS"))
 
     @property
+    def AUTH_FAILURES_PER_MINUTE(self) -> int:
+        """Failed authentications a client address may make per clock minute before it gets 429 without any
+        key lookup (a flood of wrong keys costs the gateway nothing more)."""
+        return int(self._get("GATEWAY_AUTH_FAILURES_PER_MINUTE"))
+
+    @property
     def REFUSE_UNROUTED_MODELS(self) -> bool:
         """Refuse (404) model names no route matches, instead of passing them to the default upstream, so a
         key holder cannot pick any model the upstream sells."""
@@ -175,6 +229,16 @@ class GatewaySettings:
     def RECORD_USAGE(self) -> bool:
         """Write a usage record per request (in the background, off the request path)."""
         return bool(self._get("GATEWAY_RECORD_USAGE"))
+
+    @property
+    def METRICS_TOKEN(self) -> str | None:
+        """``GET /metrics`` answers (to ``Authorization: Bearer <token>``) only when this is set (secret)."""
+        return self._get("GATEWAY_METRICS_TOKEN") or None
+
+    @property
+    def LOG_FORMAT(self) -> str:
+        """``plain`` (readable lines) or ``json`` (one object per line); read by ``gateway/settings.py``."""
+        return str(self._get("GATEWAY_LOG_FORMAT"))
 
     @property
     def USAGE_FLUSH_SECONDS(self) -> float:

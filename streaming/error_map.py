@@ -14,8 +14,10 @@ never upstream headers, URLs, keys or tracebacks.
 Decisions: upstream 401/403 mean the *gateway's* upstream key was refused, so the client gets 502
 ``api_error`` with ``x-should-retry: false`` (401 ``authentication_error`` is reserved for a bad client
 key); an unreachable upstream is 529 ``overloaded_error`` (the SDKs retry it) and a timeout 504
-``timeout_error``; quota exhaustion is 402 ``billing_error``, not a retryable 429; 409 is ``api_error``
-(Anthropic has no conflict type).
+``timeout_error``; a full connection pool (the gateway's own capacity, after a short queue bounded by
+``GATEWAY_POOL_TIMEOUT``) is 529 ``overloaded_error`` too, never a 504 blaming the upstream; quota
+exhaustion is 402 ``billing_error``, not a retryable 429; 409 is ``api_error`` (Anthropic has no
+conflict type).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from streaming.transport.errors import (
     UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
+    UpstreamPoolFull,
     UpstreamStreamError,
     UpstreamTimeoutError,
 )
@@ -161,6 +164,12 @@ def client_error(exc: BaseException) -> GatewayError:
     """The error the client sees for any exception raised while handling its request."""
     if isinstance(exc, GatewayError):
         return exc
+    if isinstance(exc, UpstreamPoolFull):
+        logger.warning("%s: answering 529; raise GATEWAY_MAX_CONNECTIONS or add workers", exc)
+        return OverloadedError(
+            "The gateway is at capacity: every upstream connection is busy. Retry shortly.",
+            headers={"x-should-retry": "true"},
+        )
     if isinstance(exc, UpstreamConnectError):
         return OverloadedError("The upstream is unreachable.")
     if isinstance(exc, UpstreamTimeoutError):
@@ -199,5 +208,5 @@ def failure_cause(exc: BaseException) -> str:
     if isinstance(exc, UnencodablePayload):
         return "invalid_request_error"
     if isinstance(exc, GatewayError):
-        return exc.error_type
+        return exc.cause or exc.error_type
     return "internal"

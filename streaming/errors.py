@@ -7,6 +7,7 @@
      ├── PermissionDeniedError                   403 permission_error
      ├── NotFoundError                           404 not_found_error
      ├── MethodNotAllowedError                   405 invalid_request_error
+     ├── RequestTimeoutError                     408 timeout_error
      ├── RequestTooLargeError                    413 request_too_large
      ├── RateLimitError                          429 rate_limit_error
      ├── BadGatewayError                           502 api_error
@@ -29,9 +30,13 @@ class GatewayError(Exception):
     error_type = "api_error"
     default_message = "Internal server error."
 
-    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, headers: dict[str, str] | None = None, cause: str | None = None
+    ) -> None:
         self.message = message or self.default_message
         self.headers: dict[str, str] = dict(headers or {})
+        # A label for logs and metrics when ``error_type`` says too little (which limit refused the request).
+        self.cause = cause
         super().__init__(self.message)
 
 
@@ -69,6 +74,14 @@ class MethodNotAllowedError(GatewayError):
     status = 405
     error_type = "invalid_request_error"
     default_message = "Method not allowed."
+
+
+class RequestTimeoutError(GatewayError):
+    """The client's request body stopped arriving (the SDKs retry 408)."""
+
+    status = 408
+    error_type = "timeout_error"
+    default_message = "The request body did not arrive in time."
 
 
 class RequestTooLargeError(GatewayError):

@@ -6,11 +6,25 @@ anything themselves: a 400 refusing a parameter the gateway can leave out (``tem
 ``top_p``, ``reasoning``, ``reasoning.effort``, ``reasoning.summary``) is retried once without it and
 remembered for every worker (``streaming.control.capabilities``); an upstream without the token-counting
 endpoint is remembered and estimated locally.
+
+Transient failures are retried here too, and only here, before any byte reached the client (a stream is
+retried while opening it, never once the relay has it): no connection (refused, connect timeout), 429,
+500, 502, 503 and 529 answers, up to ``GATEWAY_UPSTREAM_RETRIES`` times (default 2: three attempts, as the
+SDKs make) with exponential backoff and jitter (``BACKOFF_BASE`` doubling, at most ``BACKOFF_CAP``),
+honouring ``retry-after``/``retry-after-ms``, and never past ``GATEWAY_UPSTREAM_RETRY_SECONDS`` from the
+first attempt (a ``retry-after`` beyond it goes back to the client instead). Not retried: a full
+connection pool (the worker is at capacity: 529 at once), an exhausted quota, read timeouts (the
+upstream may have done the work), anything the client must fix. The SDKs retry what reaches them too,
+so one call may cost up to 3 x 3 upstream attempts in the worst case; the gateway's share is bounded by
+its time budget.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -23,13 +37,75 @@ from streaming.translate.types import ResponsesPayload
 from streaming.transport import (
     OpenAIStream,
     OpenAIUpstreamError,
+    UpstreamConnectError,
+    UpstreamTimeoutError,
     count_openai_input_tokens,
     create_openai_response,
     open_openai_stream,
 )
+from streaming.transport.errors import UpstreamPoolFull
 
 logger = logging.getLogger("streaming")
 T = TypeVar("T")
+
+
+BACKOFF_BASE = 0.25
+BACKOFF_CAP = 4.0
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 529})
+_NOT_TRANSIENT_CODES = frozenset(
+    {"insufficient_quota", "billing_hard_limit_reached", "credit_balance_exhausted"}
+)
+
+
+def _retry_after(exc: OpenAIUpstreamError) -> float | None:
+    """The upstream's own wait, in seconds (``retry-after-ms`` first, then ``retry-after`` seconds)."""
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = exc.headers.get(header)
+        if value is not None:
+            try:
+                seconds = float(value) * scale
+            except ValueError:
+                continue
+            if 0 <= seconds < 3600:
+                return seconds
+    return None
+
+
+def retry_delay(exc: BaseException, attempt: int) -> float | None:
+    """Seconds to wait before attempt ``attempt + 1``, or None when ``exc`` is not worth retrying."""
+    if isinstance(exc, UpstreamPoolFull):
+        return None
+    if isinstance(exc, UpstreamConnectError) or (
+        isinstance(exc, UpstreamTimeoutError) and exc.phase == "connect"
+    ):
+        wait = None
+    elif (
+        type(exc) is OpenAIUpstreamError
+        and exc.status_code in RETRYABLE_STATUSES
+        and exc.code not in _NOT_TRANSIENT_CODES
+    ):
+        wait = _retry_after(exc)
+    else:
+        return None
+    backoff: float = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
+    return backoff if wait is None else max(wait, backoff)
+
+
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, retried on transient upstream failures within the count and time budget."""
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except OpenAIUpstreamError as exc:
+            delay = retry_delay(exc, attempt)
+            budget = gateway_settings.UPSTREAM_RETRY_SECONDS - (time.monotonic() - started)
+            if delay is None or attempt >= gateway_settings.UPSTREAM_RETRIES or delay > budget:
+                raise
+            logger.warning("upstream attempt %d failed (%s); retrying in %.2f s", attempt + 1, exc, delay)
+        attempt += 1
+        await asyncio.sleep(delay)
 
 
 def _sends(payload: Mapping[str, Any], param: str) -> bool:
@@ -60,12 +136,16 @@ async def _learning(
 
 async def create(route: Route, payload: Mapping[str, Any]) -> dict[str, Any]:
     """A finished Responses object for ``payload``."""
-    return await _learning(route, payload, lambda sent: create_openai_response(sent, route.upstream))
+    return await _learning(
+        route, payload, lambda sent: _retrying(lambda: create_openai_response(sent, route.upstream))
+    )
 
 
 async def open_stream(route: Route, payload: Mapping[str, Any]) -> OpenAIStream:
     """An upstream event stream that answered 2xx (error statuses are raised here)."""
-    return await _learning(route, payload, lambda sent: open_openai_stream(sent, route.upstream))
+    return await _learning(
+        route, payload, lambda sent: _retrying(lambda: open_openai_stream(sent, route.upstream))
+    )
 
 
 async def count_tokens(route: Route, payload: Mapping[str, Any]) -> int:

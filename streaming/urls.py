@@ -15,4 +15,5 @@ urlpatterns = [
     path("v1/models", views.models_list, name="models"),
     path("v1/models/<path:model_id>", views.model_detail, name="model"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_page, name="metrics"),
 ]

@@ -8,6 +8,13 @@ from typing import Any
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """respx mocks the gateway's httpx2 client, whatever a test's router names (tests/respx_httpx2.py)."""
+    from tests.respx_httpx2 import mock_httpx2_by_default
+
+    mock_httpx2_by_default()
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests (``@pytest.mark.anyio``) run on asyncio, like uvicorn."""
@@ -21,14 +28,17 @@ def _fresh_control_plane(settings: Any) -> Iterator[None]:
     (and then flushes them itself): a background writer outliving its test would write into the next."""
     from django.core.cache import cache
 
+    from streaming.api import draining
     from streaming.control.registry import registry
 
     settings.GATEWAY_RECORD_USAGE = False
     cache.clear()
     registry.reset()
+    draining.reset()
     yield
     cache.clear()
     registry.reset()
+    draining.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)

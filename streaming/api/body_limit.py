@@ -1,22 +1,39 @@
-"""ASGI middleware for the gateway's API: refuse oversized bodies before Django reads them.
+"""ASGI middleware for the gateway's API: refuse oversized bodies, and too many large ones at once,
+before Django reads them.
 
 Django's ASGI handler reads the whole request body (spilling to a temporary file) before any middleware
 or view runs, so the view's own size check comes only after, say, 300 MB were received, and even
-before the client key was checked. Wrap the ASGI application to answer 413 ``request_too_large`` as soon
-as the declared or received size passes ``GATEWAY_MAX_BODY_BYTES``:
+before the client key was checked. Wrapped in this, the application answers 413 ``request_too_large``
+as soon as the declared or received size passes ``GATEWAY_MAX_BODY_BYTES``.
+
+A body that stops arriving is given up after ``GATEWAY_BODY_TIMEOUT_SECONDS`` without a byte (408
+``timeout_error``): without it, a client that sends half a request holds a connection and a file
+descriptor for as long as it likes (a front proxy's ``client_body_timeout`` does the same, earlier).
+
+A large body costs memory while it is parsed, translated and sent upstream (a few times its size at
+the peak). At most ``GATEWAY_MAX_LARGE_BODIES`` requests with a body of ``GATEWAY_LARGE_BODY_BYTES`` or
+more are let in at once per worker; one more gets 529 ``overloaded_error`` at once (the SDKs retry it),
+so eight clients sending 30 MB each cannot take a worker's memory with them.
 
     application = BodySizeLimit(get_asgi_application())
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from streaming.conf import gateway_settings
-from streaming.errors import RequestTooLargeError, envelope
+from streaming.errors import (
+    GatewayError,
+    OverloadedError,
+    RequestTimeoutError,
+    RequestTooLargeError,
+    envelope,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,51 +42,88 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 
-async def _refuse(send: Send, limit: int) -> None:
+async def _refuse(send: Send, error: GatewayError) -> None:
     request_id = "req_" + uuid.uuid4().hex
-    error = RequestTooLargeError(f"Request body exceeds the limit of {limit} bytes.")
     body = json.dumps(envelope(error, request_id), separators=(",", ":")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"request-id", request_id.encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"request-id", request_id.encode()),
+        (b"connection", b"close"),
+    ]
+    headers += [(name.encode(), value.encode()) for name, value in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
+def _too_large(limit: int) -> GatewayError:
+    return RequestTooLargeError(f"Request body exceeds the limit of {limit} bytes.")
+
+
+def _too_slow(seconds: float) -> GatewayError:
+    return RequestTimeoutError(f"The request body did not arrive: nothing for {seconds:g} s.")
+
+
+def _too_many_large() -> GatewayError:
+    return OverloadedError(
+        "Too many large requests are in flight on this worker; retry shortly.",
+        headers={"retry-after": "1"},
+        cause="large_bodies",
+    )
+
+
 class BodySizeLimit:
-    """Answer 413 for bodies over ``GATEWAY_MAX_BODY_BYTES`` (declared or streamed) without reading them."""
+    """Answer 413 for bodies over ``GATEWAY_MAX_BODY_BYTES`` (declared or streamed) without reading them,
+    and 529 past ``GATEWAY_MAX_LARGE_BODIES`` large bodies in flight."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.large_in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = gateway_settings.MAX_BODY_BYTES
+        large = gateway_settings.LARGE_BODY_BYTES
+        declared = 0
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _refuse(send, limit)
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+        if declared > limit:
+            await _refuse(send, _too_large(limit))
+            return
+        holding = False
+        if declared >= large:
+            if not self._take():
+                await _refuse(send, _too_many_large())
                 return
+            holding = True
         received = 0
-        started = too_large = False
+        started = body_complete = False
+        refusal: GatewayError | None = None
+        patience = gateway_settings.BODY_TIMEOUT_SECONDS
 
         async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
+            nonlocal received, refusal, holding, body_complete
+            if body_complete:  # after the body, the server only waits for the client to leave
+                return await receive()
+            try:
+                async with asyncio.timeout(patience):
+                    message = await receive()
+            except TimeoutError:
+                refusal = _too_slow(patience)
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
+                body_complete = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
+                    refusal = _too_large(limit)
+                elif received >= large and not holding:
+                    holding = self._take()
+                    refusal = None if holding else _too_many_large()
+                if refusal is not None:
                     # To Django this is the client leaving: it drops the body read so far and stops.
-                    too_large = True
                     return {"type": "http.disconnect"}
             return message
 
@@ -78,6 +132,16 @@ class BodySizeLimit:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        await self.app(scope, limited_receive, tracking_send)
-        if too_large and not started:
-            await _refuse(send, limit)
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+            if refusal is not None and not started:
+                await _refuse(send, refusal)
+        finally:
+            if holding:
+                self.large_in_flight -= 1
+
+    def _take(self) -> bool:
+        if self.large_in_flight >= gateway_settings.MAX_LARGE_BODIES:
+            return False
+        self.large_in_flight += 1
+        return True

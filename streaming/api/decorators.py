@@ -17,6 +17,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django_guid import get_guid
 
+from streaming.api import draining
 from streaming.api.relay import EventStreamResponse
 from streaming.api.responses import error_response, stamp
 from streaming.error_map import client_error, failure_cause
@@ -46,7 +47,8 @@ def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
                         f"Method {request.method} is not allowed for this endpoint.",
                         headers={"Allow": ", ".join(sorted(allowed))},
                     )
-                response = await view(request, outcome, *args, **kwargs)
+                async with draining.bounded_wait():
+                    response = await view(request, outcome, *args, **kwargs)
             except Exception as exc:
                 error: GatewayError = client_error(exc)
                 outcome.fail(error.status, error.error_type, failure_cause(exc))

@@ -19,8 +19,10 @@ from typing import Any, Protocol
 
 from django.http import StreamingHttpResponse
 
+from streaming.api import draining
 from streaming.error_map import client_error, failure_cause
 from streaming.errors import BadGatewayError, GatewayError
+from streaming.observability import metrics
 from streaming.outcome import Outcome
 from streaming.translate.frames import PING
 from streaming.translate.types import StopReason, Usage
@@ -107,6 +109,8 @@ def translate_batch(translator: Translator, batch: list[SSEEvent]) -> bytes:
     return b"".join(frames)
 
 
+# Why the relay's writer wakes up.
+_DATA, _PING, _SHUTDOWN = "data", "ping", "shutdown"
 # Translated bytes buffered for a slow client before the upstream reader waits for it to catch up.
 HIGH_WATER_BYTES = 1 << 20
 # After the upstream's terminal event, how long to wait for its EOF (normally already there).
@@ -126,6 +130,9 @@ async def read_to_eof(batches: AsyncGenerator[list[SSEEvent], None]) -> None:
 
 def _complete(outcome: Outcome, translator: Translator, *, client_gone: bool) -> None:
     """The stream's outcome from what the translator saw (a 200 already went out)."""
+    if outcome.completed:
+        return
+    metrics.stream_closed()
     if translator.usage is not None:
         outcome.set_usage(translator.usage)
     outcome.stop_reason = translator.stop_reason
@@ -158,6 +165,8 @@ async def start_relay(
         await stream.aclose()
         raise
 
+    metrics.stream_opened()
+
     async def abandoned() -> None:
         await batches.aclose()
         await stream.aclose()
@@ -187,24 +196,30 @@ async def relay(
     buffer: list[bytes] = []
     buffered = 0
     finished = False
-    waiter: asyncio.Future[bool] | None = None
+    waiter: asyncio.Future[str] | None = None
+    ending = False  # the server's shutdown grace period ended
     drained = asyncio.Event()
     last_write = loop.time()
     client_gone = True  # until the generator returns normally
 
     timer: asyncio.TimerHandle  # assigned below, once on_timer exists
 
-    def wake(ping: bool) -> None:
+    def wake(why: str) -> None:
         if waiter is not None and not waiter.done():
-            waiter.set_result(ping)
+            waiter.set_result(why)
 
     def on_timer() -> None:
         nonlocal timer
         due = last_write + ping_interval
         if loop.time() >= due:
-            wake(True)
+            wake(_PING)
             due = loop.time() + ping_interval
         timer = loop.call_at(due, on_timer)
+
+    def on_shutdown() -> None:
+        nonlocal ending
+        ending = True
+        wake(_SHUTDOWN)
 
     async def read_upstream() -> None:
         nonlocal buffered, finished
@@ -213,7 +228,7 @@ async def relay(
                 if chunk := translate_batch(translator, batch):
                     buffer.append(chunk)
                     buffered += len(chunk)
-                    wake(False)
+                    wake(_DATA)
                     if buffered > HIGH_WATER_BYTES:
                         drained.clear()
                         await drained.wait()
@@ -229,10 +244,11 @@ async def relay(
                 buffer.extend(translator.fail(client_error(exc)))
         finally:
             finished = True
-            wake(False)
+            wake(_DATA)
 
     reader: asyncio.Task[None] | None = None
     timer = loop.call_at(last_write + ping_interval, on_timer)
+    forget_shutdown = draining.on_end(on_shutdown)
     try:
         outcome.first_byte()
         if first:
@@ -255,14 +271,24 @@ async def relay(
             if finished:
                 client_gone = False
                 return
+            if ending:
+                # The server is stopping: stop reading, end with one error frame after the last whole one.
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+                outcome.cause = "shutdown"
+                buffer.extend(translator.fail(draining.shutdown_error()))
+                finished = True
+                continue
             waiter = loop.create_future()
-            ping = await waiter
+            why = await waiter
             waiter = None
-            if ping and not buffer:
+            if why == _PING and not buffer:
                 last_write = loop.time()
                 yield PING
     finally:
         timer.cancel()
+        forget_shutdown()
         if reader is not None and not reader.done():
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -9,19 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils.crypto import constant_time_compare
 
 from streaming import upstream
 from streaming.api.body import read_json_body
 from streaming.api.decorators import api_view
 from streaming.api.model_list import model_info, model_page
 from streaming.api.relay import start_relay
-from streaming.api.responses import json_response, request_id
+from streaming.api.responses import error_response, json_response, request_id
 from streaming.conf import gateway_settings
 from streaming.control.auth import authenticate, check_model_allowed
 from streaming.control.limits import admit
 from streaming.control.registry import ClientIdentity, registry
 from streaming.control.routing import Route, route_for, served_models, serves
-from streaming.errors import NotFoundError
+from streaming.errors import AuthenticationError, NotFoundError
+from streaming.observability import metrics
 from streaming.outcome import Outcome
 from streaming.translate.request import translate_request
 from streaming.translate.response import response_to_message
@@ -33,8 +35,22 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+async def metrics_page(request: HttpRequest) -> HttpResponse:
+    """``GET /metrics`` (Prometheus): 404 unless ``GATEWAY_METRICS_TOKEN`` is set, then Bearer auth."""
+    token = gateway_settings.METRICS_TOKEN
+    if token is None:
+        return error_response(NotFoundError(f"Not found: {request.path}"))
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not constant_time_compare(given.strip(), token):
+        return error_response(
+            AuthenticationError("GET /metrics needs Authorization: Bearer <GATEWAY_METRICS_TOKEN>.")
+        )
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
 async def _authenticate(request: HttpRequest, outcome: Outcome) -> ClientIdentity:
-    identity = await authenticate(request.headers)
+    identity = await authenticate(request.headers, request.META.get("REMOTE_ADDR"))
     outcome.client_key_id, outcome.client_key_name = identity.id, identity.name
     return identity
 
@@ -53,14 +69,18 @@ async def _create_message(request: HttpRequest, outcome: Outcome, *, always_stre
     route = await _route(body, identity, outcome)
     outcome.stream = always_stream or body.get("stream") is True
     admit(identity, outcome, stream=outcome.stream)
-    translated = translate_request(body, route.target, signing_key=gateway_settings.SIGNING_KEY)
+    payload, context = translate_request(body, route.target, signing_key=gateway_settings.SIGNING_KEY)
+    # The request is held once from here on: the parsed body goes now, the payload once it is sent.
+    del body
     secrets = route.upstream.secrets
     if outcome.stream:
-        translator = StreamTranslator(translated.context, request_id=request_id(), secrets=secrets)
-        stream = await upstream.open_stream(route, translated.payload)
+        translator = StreamTranslator(context, request_id=request_id(), secrets=secrets)
+        stream = await upstream.open_stream(route, payload)
+        del payload
         return await start_relay(stream, translator, outcome, ping_interval=gateway_settings.PING_INTERVAL)
-    answer = await upstream.create(route, translated.payload)
-    message = response_to_message(answer, translated.context, secrets=secrets)
+    answer = await upstream.create(route, payload)
+    del payload
+    message = response_to_message(answer, context, secrets=secrets)
     outcome.stop_reason = message["stop_reason"]
     outcome.set_usage(message["usage"])
     return json_response(message)

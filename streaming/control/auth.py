@@ -4,16 +4,26 @@ Keys come as ``x-api-key: <key>`` (what the SDKs send with ``api_key``) or ``Aut
 (``auth_token`` / ``ANTHROPIC_AUTH_TOKEN``); ``x-api-key`` wins when both are present. Verified keys are
 remembered by the registry until the configuration changes, so the hot path rarely touches the
 database; an expired key is refused on the very next request.
+
+Guessing is expensive for the guesser, not the gateway: unknown key hashes are remembered (the
+registry's negative cache), and a client address with more than ``GATEWAY_AUTH_FAILURES_PER_MINUTE``
+failed authentications in a clock minute gets 429 for the rest of it without any lookup. Behind a
+proxy the address is the client's only when the server is told to trust the proxy's
+``X-Forwarded-For`` (uvicorn ``--forwarded-allow-ips``, ``docs/deploy.md``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Mapping
+
+from django.core.cache import cache
 
 from streaming.conf import gateway_settings
 from streaming.control.client_keys import hash_client_key
 from streaming.control.registry import ClientIdentity, registry
-from streaming.errors import AuthenticationError, PermissionDeniedError
+from streaming.errors import AuthenticationError, PermissionDeniedError, RateLimitError
 
 _MAX_KEY_LENGTH = 256
 
@@ -34,11 +44,42 @@ def extract_client_key(headers: Mapping[str, str]) -> str:
     return key
 
 
-async def authenticate(headers: Mapping[str, str]) -> ClientIdentity:
-    """The client key the request carries; raises AuthenticationError otherwise."""
-    key_hash = hash_client_key(extract_client_key(headers), gateway_settings.SIGNING_KEY)
-    identity = await registry.identity(key_hash)
+def _failures_key(address: str) -> str:
+    return f"streaming:authfail:{address}:{int(time.time() // 60)}"
+
+
+def _refuse_if_failing(address: str | None) -> None:
+    """429 when ``address`` failed to authenticate too often this minute (checked before any lookup)."""
+    if not address:
+        return
+    failures = cache.get(_failures_key(address), 0)
+    if failures >= gateway_settings.AUTH_FAILURES_PER_MINUTE:
+        raise RateLimitError(
+            "Too many failed authentications from this address; try again in a minute.",
+            headers={"retry-after": str(max(1, 60 - int(time.time() % 60)))},
+            cause="failed_auth",
+        )
+
+
+def _count_failure(address: str | None) -> None:
+    if address:
+        key = _failures_key(address)
+        cache.add(key, 0, timeout=120)
+        with contextlib.suppress(ValueError):  # expired in between
+            cache.incr(key)
+
+
+async def authenticate(headers: Mapping[str, str], address: str | None = None) -> ClientIdentity:
+    """The client key the request carries (from ``address``); raises AuthenticationError otherwise."""
+    try:
+        key = extract_client_key(headers)
+    except AuthenticationError:
+        _count_failure(address)
+        raise
+    key_hash = hash_client_key(key, gateway_settings.SIGNING_KEY)
+    identity = await registry.identity(key_hash, before_lookup=lambda: _refuse_if_failing(address))
     if identity is None or identity.expired():
+        _count_failure(address)
         raise AuthenticationError("invalid x-api-key")
     return identity
 

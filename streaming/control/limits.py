@@ -34,6 +34,7 @@ def admit(identity: ClientIdentity, outcome: Outcome, *, stream: bool) -> None:
             raise RateLimitError(
                 f"This API key is over its limit of {identity.rpm_limit} requests per minute.",
                 headers={"retry-after": str(retry_after)},
+                cause="rpm_limit",
             )
     if stream and identity.max_concurrent_streams is not None:
         key = f"streaming:streams:{identity.id}"
@@ -44,6 +45,7 @@ def admit(identity: ClientIdentity, outcome: Outcome, *, stream: bool) -> None:
             raise RateLimitError(
                 f"This API key already has {identity.max_concurrent_streams} streams open, its limit.",
                 headers={"retry-after": "1"},
+                cause="stream_limit",
             )
         outcome.on_complete(lambda: _release(key))
 

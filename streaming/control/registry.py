@@ -192,8 +192,13 @@ class Registry:
         self._snapshot = loaded
         return loaded
 
-    async def identity(self, key_hash: str) -> ClientIdentity | None:
-        """The active client key with this hash, or None; one database query per key at a time."""
+    async def identity(
+        self, key_hash: str, *, before_lookup: Callable[[], None] | None = None
+    ) -> ClientIdentity | None:
+        """The active client key with this hash, or None; one database query per key at a time.
+
+        ``before_lookup`` runs only when the database must be asked (it may raise to refuse that).
+        """
         await self.snapshot()  # a new configuration version forgets every verified key
         now = time.monotonic()
         max_age = gateway_settings.CONFIG_MAX_AGE_SECONDS
@@ -202,6 +207,8 @@ class Registry:
             return cached[0]
         if self._unknown.get(key_hash, 0.0) > now:
             return None
+        if before_lookup is not None:
+            before_lookup()
         identity: ClientIdentity | None = await self._single_flight(
             ("key", key_hash), lambda: _load_identity(key_hash)
         )

@@ -3,7 +3,7 @@
 ``record`` is an outcome sink (``streaming.outcome``): it turns a completed request into a
 ``UsageRecord`` and puts it on an in-process queue, which costs the request a few microseconds and never
 waits on the database. The writer thread drains the queue every ``GATEWAY_USAGE_FLUSH_SECONDS`` with one
-``bulk_create`` and one update of the keys' ``last_used_at``, then closes its connection. Why batched in a
+``bulk_create`` and one update of the keys' ``last_used_at``, on a connection it keeps. Why batched in a
 thread rather than "after the response": a stream's end is on the event loop, where a synchronous ORM
 write would block every other stream, and one insert per request would cost one round trip (and one
 SQLite lock) each; a batch costs one. What a crash loses: at most one flush interval of records;
@@ -18,9 +18,10 @@ import queue
 import threading
 from datetime import UTC, datetime
 
-from django.db import close_old_connections
+from django.db import connections
 
 from streaming.conf import gateway_settings
+from streaming.control.db_thread import drop_broken_connections
 from streaming.outcome import Outcome
 
 logger = logging.getLogger("streaming")
@@ -61,7 +62,8 @@ def _write_forever() -> None:
     stop = threading.Event()
     while not stop.wait(gateway_settings.USAGE_FLUSH_SECONDS):
         try:
-            flush()
+            if not flush():
+                connections.close_all()  # idle: hold no database connection
         except Exception:
             logger.exception("writing usage records failed; they are kept for the next attempt")
 
@@ -115,7 +117,7 @@ def flush() -> int:
                 _queue.put_nowait(outcome)
             raise
         finally:
-            close_old_connections()
+            drop_broken_connections()
         if _dropped:
             logger.warning("usage queue full: %d records dropped", _dropped)
             _dropped = 0

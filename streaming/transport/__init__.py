@@ -13,6 +13,7 @@ from .errors import (
     UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
+    UpstreamPoolFull,
     UpstreamStreamError,
     UpstreamTimeoutError,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "UpstreamConfig",
     "UpstreamConnectError",
     "UpstreamNotConfigured",
+    "UpstreamPoolFull",
     "UpstreamStreamError",
     "UpstreamTimeoutError",
     "aclose_clients",

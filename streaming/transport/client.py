@@ -1,6 +1,6 @@
-"""One shared, pooled ``httpx.AsyncClient`` per running event loop.
+"""One shared, pooled ``httpx2.AsyncClient`` per running event loop (imported as ``httpx``: same API).
 
-httpx clients (their pooled connections) belong to the loop that opened them, so the client is keyed by
+httpx2 clients (their pooled connections) belong to the loop that opened them, so the client is keyed by
 loop: uvicorn has one loop, so one client and one pool per worker; each async test gets a fresh loop and
 a fresh client. Created lazily (the app works without the ASGI lifespan); closed by ``aclose_clients()``
 on lifespan shutdown, and in any case when its loop shuts down (see ``_close_when_loop_ends``), so no
@@ -17,7 +17,7 @@ import contextlib
 import weakref
 from collections.abc import AsyncGenerator
 
-import httpx
+import httpx2 as httpx  # the maintained fork of httpx, same API (requirements.txt says why)
 
 from streaming.conf import gateway_settings
 
@@ -42,6 +42,7 @@ def _new_client() -> httpx.AsyncClient:
         limits=httpx.Limits(
             max_connections=gateway_settings.MAX_CONNECTIONS,
             max_keepalive_connections=gateway_settings.MAX_KEEPALIVE_CONNECTIONS,
+            keepalive_expiry=gateway_settings.KEEPALIVE_EXPIRY,
         ),
         follow_redirects=False,
     )

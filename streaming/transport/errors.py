@@ -3,6 +3,8 @@
     OpenAIUpstreamError            the upstream answered with an error status (or an unusable body)
      ├── UpstreamConnectError      connection refused, DNS, TLS: no answer at all (status_code None)
      ├── UpstreamTimeoutError      connect / read / write / pool timeout (status_code None)
+     │    └── UpstreamPoolFull     the pool timeout: every upstream connection of this worker stayed busy,
+     │                             the gateway is at capacity and the upstream did nothing wrong
      └── UpstreamStreamError       the connection broke mid-body, or the event stream was cut mid-event
     UpstreamNotConfigured          no OPENAI_API_KEY (also an ImproperlyConfigured)
     UnencodablePayload             the request cannot be written as strict JSON (a ValueError; a client fault)
@@ -30,6 +32,7 @@ __all__ = [
     "UnencodablePayload",
     "UpstreamConnectError",
     "UpstreamNotConfigured",
+    "UpstreamPoolFull",
     "UpstreamStreamError",
     "UpstreamTimeoutError",
     "safe_error_payload",
@@ -143,6 +146,12 @@ class UpstreamTimeoutError(OpenAIUpstreamError):
     error_type = "upstream_timeout"
     default_message = "upstream timed out"
     phase = "request"  # connect, read, write, pool (waiting for a pooled connection) or request
+
+
+class UpstreamPoolFull(UpstreamTimeoutError):
+    error_type = "upstream_pool_full"
+    default_message = "every upstream connection is busy"
+    phase = "pool"
 
 
 class UpstreamStreamError(OpenAIUpstreamError):

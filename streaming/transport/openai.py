@@ -11,11 +11,11 @@ at once.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork of httpx, same API (requirements.txt says why)
 
 from .client import get_client, httpx_timeout
 from .config import UpstreamConfig, settings_upstream
@@ -23,6 +23,7 @@ from .errors import (
     OpenAIUpstreamError,
     UnencodablePayload,
     UpstreamConnectError,
+    UpstreamPoolFull,
     UpstreamStreamError,
     UpstreamTimeoutError,
     placeholder_payload,
@@ -44,12 +45,13 @@ __all__ = [
 
 def transport_error(exc: httpx.HTTPError) -> OpenAIUpstreamError:
     """The upstream error for an httpx failure; the message names the phase, never the URL or key."""
+    if isinstance(exc, httpx.PoolTimeout):
+        return UpstreamPoolFull("every upstream connection stayed busy for the pool timeout")
     if isinstance(exc, httpx.TimeoutException):
         phase = {
             httpx.ConnectTimeout: "connect",
             httpx.ReadTimeout: "read",
             httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "pool",
         }.get(type(exc), "request")
         error = UpstreamTimeoutError(f"upstream {phase} timeout")
         error.phase = phase
@@ -175,6 +177,15 @@ class OpenAIStream:
         await self._response.aclose()
 
 
+async def _sent_once(body: bytes) -> AsyncIterator[bytes]:
+    """The body as a one-chunk stream: once written, nothing keeps it alive.
+
+    Given as bytes, httpx keeps the body on the request, which the response (and so the open stream)
+    references to its end: a stream with a 30 MB prompt would hold 30 MB for minutes.
+    """
+    yield body
+
+
 async def open_openai_stream(payload: Mapping[str, Any], upstream: UpstreamConfig) -> OpenAIStream:
     """``POST {base}/responses`` with ``stream: true``, up to the response's status and headers.
 
@@ -183,13 +194,17 @@ async def open_openai_stream(payload: Mapping[str, Any], upstream: UpstreamConfi
     """
     upstream.require_key()
     client = get_client()
+    body = encode_payload({**payload, "stream": True})
+    headers = build_upstream_headers(upstream, stream=True)
+    headers["Content-Length"] = str(len(body))
     request = client.build_request(
         "POST",
         upstream.url("/responses"),
-        content=encode_payload({**payload, "stream": True}),
-        headers=build_upstream_headers(upstream, stream=True),
+        content=_sent_once(body),
+        headers=headers,
         timeout=httpx_timeout(upstream.timeouts),
     )
+    del body
     try:
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:

@@ -39,6 +39,8 @@ TUNED_SETTINGS = {
     "GATEWAY_MAX_BODY_BYTES": "65536",
 }
 
+ONE_CONNECTION_SETTINGS = {"GATEWAY_MAX_CONNECTIONS": "1", "GATEWAY_POOL_TIMEOUT": "0.5"}
+
 _gateways: dict[str, Gateway] = {}
 _log_offsets = pytest.StashKey[dict[str, int]]()
 _fake: list[FakeUpstream] = []
@@ -124,6 +126,12 @@ def gateway(gateways: GatewayFactory) -> Gateway:
 def tuned_gateway(gateways: GatewayFactory) -> Gateway:
     """A gateway with a short ping interval and read timeout and a small body limit (TUNED_SETTINGS)."""
     return gateways.get("tuned", extra=TUNED_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def one_connection_gateway(gateways: GatewayFactory) -> Gateway:
+    """A gateway with a single upstream connection and a half-second pool wait (ONE_CONNECTION_SETTINGS)."""
+    return gateways.get("one-connection", extra=ONE_CONNECTION_SETTINGS)
 
 
 @pytest.fixture(scope="session")

@@ -3,21 +3,30 @@ SDK raises the right exception class; and nothing the gateway answers ever carri
 
 Upstream mapping (streaming/error_map.py): 400 -> 400, 401/403 -> 502 ``api_error`` (the gateway's
 credentials, not the client's) with ``x-should-retry: false``, 404 -> 404, 429 -> 429 (``retry-after``
-passed), quota -> 402, 500 -> 502, 503 -> 529, unreachable -> 529, timeout -> 504.
+passed), quota -> 402, 500 -> 502, 503 -> 529, unreachable -> 529, timeout -> 504; no upstream connection
+free within the pool wait (the gateway's own capacity) -> 529 with ``x-should-retry: true``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import anthropic
 import httpx
 import pytest
 
-from tests.e2e.conftest import TUNED_SETTINGS
+from tests.e2e.conftest import ONE_CONNECTION_SETTINGS, TUNED_SETTINGS
 from tests.e2e.helpers import Gateway, answer, anthropic_headers
-from tests.fakes.upstream import FakeUpstream, error, stall, text_response_events
+from tests.fakes.upstream import (
+    FakeUpstream,
+    error,
+    held,
+    sse_frame,
+    stall,
+    text_response_events,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -224,7 +233,7 @@ def test_upstream_http_error_raises_the_matching_sdk_exception(
     client_status: int,
     error_type: str,
 ) -> None:
-    upstream.enqueue(error(status, {"error": {**upstream_error, "param": None}}))
+    upstream.set_default(error(status, {"error": {**upstream_error, "param": None}}))  # every attempt
 
     with pytest.raises(exception) as caught:
         client.messages.create(**REQUEST)
@@ -298,6 +307,53 @@ def test_unreachable_upstream_raises_overloaded(unreachable_gateway: Gateway, cl
     assert "127.0.0.1" not in json.dumps(caught.value.body)
 
 
+def test_with_every_upstream_connection_busy_the_next_request_is_a_fast_retryable_overload(
+    one_connection_gateway: Gateway, client_for: Any, upstream: FakeUpstream
+) -> None:
+    pool_wait = float(ONE_CONNECTION_SETTINGS["GATEWAY_POOL_TIMEOUT"])
+    upstream.set_default(held(sse_frame(text_response_events("Hi")[0])))
+    with httpx.stream(
+        "POST",
+        f"{one_connection_gateway.base_url}/v1/messages",
+        json={**REQUEST, "stream": True},
+        headers=anthropic_headers(one_connection_gateway.client_key),
+        timeout=30,
+    ) as busy:
+        received = busy.iter_raw()
+        next(received)  # the worker's only upstream connection now carries this stream
+        started = time.monotonic()
+
+        with pytest.raises(anthropic.OverloadedError) as caught:
+            client_for(one_connection_gateway).messages.create(**REQUEST)
+
+        waited = time.monotonic() - started
+    assert pool_wait <= waited < pool_wait + 1.0
+    assert caught.value.body["error"]["message"] == (  # type: ignore[index]
+        "The gateway is at capacity: every upstream connection is busy. Retry shortly."
+    )
+    assert caught.value.response.headers["x-should-retry"] == "true"
+
+
+def test_the_connection_a_finished_stream_frees_serves_the_next_request(
+    one_connection_gateway: Gateway, client_for: Any, upstream: FakeUpstream
+) -> None:
+    upstream.enqueue(held(sse_frame(text_response_events("Hi")[0])))
+    upstream.set_default(answer(text_response_events("Hello")))
+    with httpx.stream(
+        "POST",
+        f"{one_connection_gateway.base_url}/v1/messages",
+        json={**REQUEST, "stream": True},
+        headers=anthropic_headers(one_connection_gateway.client_key),
+        timeout=30,
+    ) as busy:
+        received = busy.iter_raw()
+        next(received)
+
+    message = client_for(one_connection_gateway).messages.create(**REQUEST)
+
+    assert message.content[0].text == "Hello"  # type: ignore[union-attr]
+
+
 def test_upstream_timeout_raises_gateway_timeout(
     tuned_gateway: Gateway, client_for: Any, upstream: FakeUpstream
 ) -> None:
@@ -333,17 +389,19 @@ def test_upstream_key_never_appears_in_any_answer(
             "type": "invalid_request_error",
         }
     }
-    for status in (400, 401, 403, 404, 429, 500, 503):
-        upstream.enqueue(error(status, echoing, headers={"x-echo": key}))
-    upstream.enqueue(error(500, f"upstream stack trace with {key}"))
     headers = anthropic_headers(gateway.client_key)
-
-    answers = [http.post("/v1/messages", json=REQUEST, headers=headers) for _ in range(8)]
+    answers = []
+    for behaviour in [
+        *(error(status, echoing, headers={"x-echo": key}) for status in (400, 401, 403, 404, 429, 500, 503)),
+        error(500, f"upstream stack trace with {key}"),
+    ]:
+        upstream.set_default(behaviour)  # the same answer however often the gateway retries
+        answers.append(http.post("/v1/messages", json=REQUEST, headers=headers))
     answers.append(http.post("/v1/messages", content=b"{", headers=headers))
     answers.append(http.get("/v1/models", headers=headers))
     answers.append(http.post("/v1/messages", json=REQUEST, headers={**headers, "x-api-key": key}))
 
-    assert len(upstream.requests) == 8
+    assert len(upstream.requests) >= 8
     for response in answers:
         assert key not in response.text
         assert key[8:] not in response.text

@@ -23,7 +23,9 @@ from tests.e2e.helpers import (
     assert_well_formed,
     fixture_events,
     fixture_message,
+    hang_up_after_first_delta,
     items_of_type,
+    long_text_stream,
     parse_sse,
     without_pings,
 )
@@ -440,7 +442,7 @@ def test_upstream_error_before_the_stream_is_an_http_status(
     exception: type[Exception],
     client_status: int,
 ) -> None:
-    upstream.enqueue(error(status))
+    upstream.set_default(error(status))  # every attempt
 
     with (
         pytest.raises(exception) as caught,
@@ -478,30 +480,10 @@ def test_upstream_timeout_before_the_stream_is_an_http_status(
 # Lifetimes -------------------------------------------------------------------------------------------
 
 
-def _long_text_stream() -> Any:
-    """The start of a text answer at once, then a "tick" delta every 50 ms for about 20 s."""
-    frames = [sse_frame(event) for event in text_response_events(["Hello"] + [" tick"] * 400)]
-    return raw_stream([b"".join(frames[:5]), *frames[5:]], delay=0.05)
-
-
-def _hang_up_after_first_delta(gateway: Gateway) -> None:
-    with httpx.stream(
-        "POST",
-        f"{gateway.base_url}/v1/messages",
-        json=stream_body(),
-        headers=anthropic_headers(gateway.client_key),
-        timeout=10,
-    ) as response:
-        assert response.status_code == 200
-        for chunk in response.iter_bytes():
-            if b"text_delta" in chunk:
-                break
-
-
 def test_client_disconnect_closes_the_upstream_request(gateway: Gateway, upstream: FakeUpstream) -> None:
-    upstream.enqueue(_long_text_stream())
+    upstream.enqueue(long_text_stream())
 
-    _hang_up_after_first_delta(gateway)
+    hang_up_after_first_delta(gateway)
     hung_up = time.monotonic()
 
     assert upstream.wait_for_disconnect(timeout=2.0, since=hung_up) < 2.0
@@ -512,10 +494,10 @@ def test_many_disconnects_leave_nothing_behind(
 ) -> None:
     log_offset = gateway.log_size()
     rounds = 20
-    upstream.set_default(lambda request: _long_text_stream())
+    upstream.set_default(lambda request: long_text_stream())
 
     for _ in range(rounds):
-        _hang_up_after_first_delta(gateway)
+        hang_up_after_first_delta(gateway)
     for _ in range(rounds):
         upstream.wait_for_disconnect(timeout=3.0)
     upstream.wait_for_idle(timeout=3.0)

@@ -1,9 +1,10 @@
 """A scriptable fake of the OpenAI Responses API: a real HTTP/1.1 server on 127.0.0.1, in its own thread.
 
 End-to-end tests point ``OPENAI_BASE_URL`` at ``FakeUpstream.url`` and script, per test and per path, what
-the next requests get: a replayed fixture stream, JSON, an error status, a stall, a dropped connection or a
-slow endless stream. Real sockets (keep-alive, chunked transfer encoding, TCP_NODELAY) so the gateway's
-pooled httpx client, timeouts and disconnect handling are exercised for real. Stdlib only.
+the next requests get: a replayed fixture stream, JSON, an error status, a stall, a dropped connection, a
+slow endless stream, a stream held open until the test cuts it (``held``, ``cut_held``) or one paused until
+the test lets it finish (``paused``). Real sockets (keep-alive, chunked transfer encoding, TCP_NODELAY) so
+the gateway's pooled httpx client, timeouts and disconnect handling are exercised for real. Stdlib only.
 
     with FakeUpstream() as upstream:
         upstream.enqueue(replay("text_simple"))
@@ -95,6 +96,7 @@ __all__ = [
     "message_item_events",
     "new_id",
     "output_text_part",
+    "paused",
     "raw_stream",
     "reasoning_item",
     "reasoning_item_events",
@@ -122,6 +124,7 @@ RESPONSES_PATH = "/v1/responses"
 INPUT_TOKENS_PATH = "/v1/responses/input_tokens"
 
 _POLL_SLICE = 0.1  # longest single select() wait; stop() also wakes waiters by shutting their sockets
+_HOLD_POLL = 0.005  # how often a held stream looks for its cut: cut_held() returns within a few ms
 _STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 _EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\r\n\r\n)|(?<=\r\r)")
 
@@ -246,6 +249,21 @@ class Exchange:
         """Raise ClientGone now if the client has already hung up (no waiting)."""
         self._check_alive(0)
 
+    def mark_held(self) -> None:
+        """Put this stream in ``cut_held``'s reach; call it before the first byte, so that any stream a
+        client has begun to read is one that ``cut_held`` cuts."""
+        self._upstream._hold(self._sock)
+
+    def hold(self) -> str:
+        """Stay silent, watching for a hang-up (``ClientGone``), until ``cut_held`` picks the ending."""
+        try:
+            while (ending := self._upstream._held_ending(self._sock)) is None:
+                self.wait(_HOLD_POLL)
+        except ClientGone:
+            self._upstream._hold(self._sock, ending="gone")
+            raise
+        return ending
+
     def abort(self, *, reset: bool = False) -> None:
         """Close the connection without finishing the response (RST when ``reset``)."""
         self._handler.close_connection = True
@@ -317,7 +335,7 @@ class _Stream(Behaviour):
 
 
 @dataclass(frozen=True)
-class _Held(Behaviour):
+class _Paused(Behaviour):
     """Chunked stream: ``before``, then open and silent until ``release`` is set, then ``after`` and the end."""
 
     before: list[bytes]
@@ -347,6 +365,21 @@ class _Silence(Behaviour):
         with contextlib.suppress(ClientGone):
             exchange.wait(self.seconds)
         exchange.abort()
+
+
+@dataclass(frozen=True)
+class _Held(Behaviour):
+    """Stream headers and ``chunks``, then silence until ``FakeUpstream.cut_held`` drops or resets it."""
+
+    chunks: tuple[bytes, ...]
+    streaming = True
+
+    def serve(self, exchange: Exchange) -> None:
+        exchange.mark_held()
+        exchange.send_head(200, dict(_STREAM_HEADERS), chunked=True)
+        for chunk in self.chunks:
+            exchange.send_chunk(chunk)
+        exchange.abort(reset=exchange.hold() == "reset")
 
 
 def fixture_bytes(fixture: str | Path | bytes) -> bytes:
@@ -487,13 +520,24 @@ def drop(after: bytes | str = b"", *, reset: bool = False) -> Behaviour:
     return _Stream(lambda: chunks, ending="reset" if reset else "drop")
 
 
-def held(before: Iterable[bytes], release: threading.Event, after: Iterable[bytes] = ()) -> Behaviour:
-    """Send ``before`` (each one chunk), hold the stream open until ``release`` is set, then ``after``.
+def held(after: bytes | str = b"") -> Behaviour:
+    """Send 200 stream headers and ``after`` (bytes, or a fixture name), then hold the stream open, silent.
 
-    For many streams open at once (the benchmark's memory figure) and for timing a client's hang-up
-    (``disconnects``): while held, the fake notices a closed connection within a select() wake-up.
+    It ends when the client hangs up, or when the test calls ``FakeUpstream.cut_held()``: an upstream that
+    drops (or resets) many answers at one moment of the test's choosing.
     """
-    return _Held(list(before), list(after), release)
+    data = fixture_bytes(after) if isinstance(after, str) else after
+    return _Held(tuple(split_events(data)))
+
+
+def paused(before: Iterable[bytes], release: threading.Event, after: Iterable[bytes] = ()) -> Behaviour:
+    """Send ``before`` (each one chunk), pause until ``release`` is set, then send ``after`` and end.
+
+    Unlike ``held`` the stream finishes normally: for many streams open at once that then complete (the
+    benchmark's memory figure), and for timing a client's hang-up (``disconnects``): while paused, the
+    fake notices a closed connection within a select() wake-up.
+    """
+    return _Paused(list(before), list(after), release)
 
 
 def slow_stream(
@@ -602,6 +646,10 @@ class _Server(ThreadingHTTPServer):
         self.upstream = upstream
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.upstream._closed(request)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Connection errors are the client's business (and the point of several tests); others print."""
         if not isinstance(sys.exc_info()[1], OSError):
@@ -617,6 +665,7 @@ class FakeUpstream:
         self._defaults: dict[str, Behaviour | BehaviourFactory] = {}
         self._scripted_paths: set[str] = {RESPONSES_PATH}
         self._sockets: set[socket.socket] = set()
+        self._held: dict[socket.socket, str | None] = {}  # held stream -> the ending cut_held() chose
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -678,6 +727,21 @@ class FakeUpstream:
             else:
                 self._defaults[path] = behaviour
                 self._scripted_paths.add(path)
+
+    def cut_held(self, *, reset: bool = False, timeout: float = 5.0) -> int:
+        """Cut every stream now held open by ``held`` (FIN, or RST with ``reset``); returns how many.
+
+        Blocks until their sockets are closed, so when it returns the client's kernel already has the news:
+        a test calling it from its event loop knows the next loop iteration can see the cut.
+        """
+        ending = "reset" if reset else "drop"
+        with self._lock:
+            cut = [sock for sock, chosen in self._held.items() if chosen is None]
+            for sock in cut:
+                self._held[sock] = ending
+            if not self._lock.wait_for(lambda: not any(sock in self._held for sock in cut), timeout):
+                raise TimeoutError(f"held streams not cut within {timeout} s")
+        return len(cut)
 
     def reset(self) -> None:
         """Forget queues, defaults, recorded requests and disconnects (the server keeps running)."""
@@ -741,6 +805,19 @@ class FakeUpstream:
     def _stream_ended(self) -> None:
         with self._lock:
             self.open_streams -= 1
+            self._lock.notify_all()
+
+    def _hold(self, sock: socket.socket, ending: str | None = None) -> None:
+        with self._lock:
+            self._held[sock] = ending
+
+    def _held_ending(self, sock: socket.socket) -> str | None:
+        with self._lock:
+            return self._held.get(sock)
+
+    def _closed(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._held.pop(sock, None)
             self._lock.notify_all()
 
     def _track(self, sock: socket.socket, *, add: bool) -> None:

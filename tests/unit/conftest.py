@@ -2,4 +2,30 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
+import pytest
+
 from tests.unit.api_client import _gateway_settings, api, client_key  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def database_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often the registry went to the database: ``keys`` (a key lookup), ``snapshots`` (configuration)."""
+    from streaming.control import registry
+
+    counts: Counter[str] = Counter()
+    load_identity, load_snapshot = registry._load_identity, registry._load_snapshot
+
+    def counted_identity(key_hash: str) -> Any:
+        counts["keys"] += 1
+        return load_identity(key_hash)
+
+    def counted_snapshot(version: str) -> Any:
+        counts["snapshots"] += 1
+        return load_snapshot(version)
+
+    monkeypatch.setattr(registry, "_load_identity", counted_identity)
+    monkeypatch.setattr(registry, "_load_snapshot", counted_snapshot)
+    return counts

@@ -208,3 +208,48 @@ async def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit() -> No
         await communicator.receive_output(2)
     assert start["status"] == 413
     await communicator.wait(1)
+
+
+async def test_past_the_large_body_bound_a_request_gets_529_at_once_and_the_slot_comes_back() -> None:
+    with override_settings(GATEWAY_LARGE_BODY_BYTES=100, GATEWAY_MAX_LARGE_BODIES=1):
+        holding = ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")]))
+        await holding.send_input({"type": "http.request", "body": b"x" * 100, "more_body": True})
+        await asyncio.sleep(0.05)  # its body is still arriving: it holds the only slot
+
+        refused = ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")]))
+        start = await refused.receive_output(2)
+        body = await refused.receive_output(2)
+        await refused.wait(1)
+        small = ApplicationCommunicator(application, raw_scope([(b"content-length", b"50")]))
+        await small.send_input({"type": "http.request", "body": b"x" * 50})
+        small_start = await small.receive_output(5)
+
+        await holding.send_input({"type": "http.disconnect"})
+        await holding.wait(2)
+        again = ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")]))
+        await again.send_input({"type": "http.request", "body": b"{" * 500})
+        again_start = await again.receive_output(5)
+
+    assert (start["status"], dict(start["headers"])[b"retry-after"]) == (529, b"1")
+    assert json.loads(body["body"])["error"]["type"] == "overloaded_error"
+    assert small_start["status"] != 529  # small bodies are never held back
+    assert again_start["status"] != 529
+    for communicator in (small, again):
+        while (await communicator.receive_output(5)).get("more_body"):
+            pass
+        await communicator.wait(2)
+
+
+async def test_a_body_that_stops_arriving_is_answered_408_after_the_timeout() -> None:
+    with override_settings(GATEWAY_BODY_TIMEOUT_SECONDS=0.2):
+        communicator = ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")]))
+        await communicator.send_input({"type": "http.request", "body": b"{", "more_body": True})
+        started = time.monotonic()
+        start = await communicator.receive_output(5)
+        body = await communicator.receive_output(5)
+        waited = time.monotonic() - started
+        await communicator.wait(2)
+
+    assert start["status"] == 408
+    assert json.loads(body["body"])["error"]["type"] == "timeout_error"
+    assert 0.2 <= waited < 2

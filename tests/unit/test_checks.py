@@ -36,6 +36,20 @@ def test_timeouts_and_limits_must_be_positive_numbers(value: object) -> None:
     assert ids(GATEWAY_READ_TIMEOUT=value) == ["streaming.E003"]
 
 
+def test_keepalive_expiry_must_be_a_positive_number() -> None:
+    assert ids(GATEWAY_KEEPALIVE_EXPIRY=0) == ["streaming.E003"]
+
+
+@pytest.mark.parametrize("value", [-0.1, 2.5, 10, "1", True])
+def test_pool_timeout_must_be_a_short_queue_bound(value: object) -> None:
+    assert ids(GATEWAY_POOL_TIMEOUT=value) == ["streaming.E009"]
+
+
+@pytest.mark.parametrize("value", [0, 0.5, 2])
+def test_pool_timeout_from_zero_to_two_seconds_passes(value: object) -> None:
+    assert ids(GATEWAY_POOL_TIMEOUT=value) == []
+
+
 def test_models_must_be_a_list_of_names() -> None:
     assert ids(GATEWAY_MODELS="claude-x") == ["streaming.E004"]
 

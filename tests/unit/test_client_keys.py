@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -12,11 +13,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from streaming.conf import gateway_settings
-from streaming.control import registry as registry_module
 from streaming.control.auth import authenticate, extract_client_key
 from streaming.control.client_keys import hash_client_key
 from streaming.control.registry import registry
-from streaming.errors import AuthenticationError
+from streaming.errors import AuthenticationError, RateLimitError
 from streaming.models import ClientKey
 
 
@@ -129,47 +129,46 @@ async def test_a_key_deactivated_in_the_admin_stops_working_at_once_in_this_proc
 
 @pytest.mark.anyio
 @pytest.mark.django_db(transaction=True)
-async def test_many_requests_with_a_cold_key_make_one_lookup() -> None:
+async def test_many_requests_with_a_cold_key_make_one_lookup(database_loads: Counter[str]) -> None:
     from asgiref.sync import sync_to_async
 
     key = await sync_to_async(create_key)()
     await registry.snapshot()  # the configuration is loaded; only the key is cold
-    lookups = 0
-    real = registry_module._load_identity
 
-    def counting(key_hash: str) -> Any:
-        nonlocal lookups
-        lookups += 1
-        return real(key_hash)
-
-    registry_module._load_identity = counting
-    try:
-        identities = await asyncio.gather(*(authenticate({"x-api-key": key}) for _ in range(200)))
-    finally:
-        registry_module._load_identity = real
+    identities = await asyncio.gather(*(authenticate({"x-api-key": key}) for _ in range(200)))
 
     assert {identity.name for identity in identities} == {"alice"}
-    assert lookups == 1
+    assert database_loads["keys"] == 1
 
 
 @pytest.mark.anyio
 @pytest.mark.django_db(transaction=True)
-async def test_a_wrong_key_is_looked_up_once_then_remembered_as_unknown() -> None:
+async def test_a_wrong_key_is_looked_up_once_then_remembered_as_unknown(database_loads: Counter[str]) -> None:
     await registry.snapshot()
-    lookups = 0
-    real = registry_module._load_identity
 
-    def counting(key_hash: str) -> Any:
-        nonlocal lookups
-        lookups += 1
-        return real(key_hash)
+    for _ in range(50):
+        with pytest.raises(AuthenticationError):
+            await authenticate({"x-api-key": "gwk_not-a-real-key"})
 
-    registry_module._load_identity = counting
-    try:
-        for _ in range(50):
-            with pytest.raises(AuthenticationError):
-                await authenticate({"x-api-key": "gwk_not-a-real-key"})
-    finally:
-        registry_module._load_identity = real
+    assert database_loads["keys"] == 1
 
-    assert lookups == 1
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_an_address_failing_too_often_gets_429_without_any_lookup(
+    settings: Any, database_loads: Counter[str]
+) -> None:
+    settings.GATEWAY_AUTH_FAILURES_PER_MINUTE = 3
+    await registry.snapshot()
+    errors: list[type[Exception]] = []
+
+    for n in range(10):
+        try:
+            await authenticate({"x-api-key": f"gwk_wrong-{n}"}, "203.0.113.9")
+        except (AuthenticationError, RateLimitError) as exc:
+            errors.append(type(exc))
+    with pytest.raises(AuthenticationError):  # another address is not affected
+        await authenticate({"x-api-key": "gwk_wrong-elsewhere"}, "203.0.113.10")
+
+    assert errors == [AuthenticationError] * 3 + [RateLimitError] * 7
+    assert database_loads["keys"] == 4

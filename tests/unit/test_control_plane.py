@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import respx
 from django.test import AsyncClient, override_settings
@@ -172,7 +174,7 @@ async def test_over_max_concurrent_streams_is_a_429_until_a_stream_ends() -> Non
 async def test_a_failed_stream_gives_its_slot_back() -> None:
     key = await create_client_key("one-stream", "--max-concurrent-streams", "1")
     with respx.mock:
-        respx.post(f"{BASE}/responses").mock(side_effect=httpx.ConnectError("refused"))
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx2.ConnectError("refused"))
         failed = await post(keyed(key), {**BODY, "stream": True})
     with respx.mock:
         respx.post(f"{BASE}/responses").respond(
@@ -245,7 +247,7 @@ async def test_usage_records_carry_the_numbers_of_a_json_and_a_streamed_request(
 @override_settings(GATEWAY_RECORD_USAGE=True)
 async def test_a_refused_request_is_recorded_with_its_status_and_cause(api: AsyncClient) -> None:
     with respx.mock:
-        respx.post(f"{BASE}/responses").mock(side_effect=httpx.ConnectError("refused"))
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx2.ConnectError("refused"))
         await post(api, BODY)
 
     [record] = await written()
@@ -344,25 +346,15 @@ async def test_a_400_about_something_else_is_not_retried(api: AsyncClient) -> No
     assert route.call_count == 1
 
 
-async def test_concurrent_requests_share_one_configuration_load(api: AsyncClient) -> None:
-    from streaming.control import registry as registry_module
+async def test_concurrent_requests_share_one_configuration_load(
+    api: AsyncClient, database_loads: Counter[str]
+) -> None:
+    from streaming.control.registry import registry
 
-    loads = 0
-    real = registry_module._load_snapshot
-
-    def counting(version: str) -> Any:
-        nonlocal loads
-        loads += 1
-        return real(version)
-
-    registry_module.registry.reset()
-    registry_module._load_snapshot = counting
-    try:
-        with respx.mock:
-            respx.post(f"{BASE}/responses").respond(json=TEXT)
-            answers = await asyncio.gather(*(post(api, BODY) for _ in range(20)))
-    finally:
-        registry_module._load_snapshot = real
+    registry.reset()
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(json=TEXT)
+        answers = await asyncio.gather(*(post(api, BODY) for _ in range(20)))
 
     assert {answer.status_code for answer in answers} == {200}
-    assert loads == 1
+    assert database_loads["snapshots"] == 1

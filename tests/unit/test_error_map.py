@@ -29,6 +29,7 @@ from streaming.transport.errors import (
     UnencodablePayload,
     UpstreamConnectError,
     UpstreamNotConfigured,
+    UpstreamPoolFull,
     UpstreamStreamError,
     UpstreamTimeoutError,
 )
@@ -176,6 +177,7 @@ def test_error_event_fields_read_nested_first_then_flat(
     ("exc", "cls", "status", "error_type"),
     [
         (UpstreamConnectError(), OverloadedError, 529, "overloaded_error"),
+        (UpstreamPoolFull(), OverloadedError, 529, "overloaded_error"),
         (UpstreamTimeoutError(), GatewayTimeoutError, 504, "timeout_error"),
         (UpstreamStreamError(), BadGatewayError, 502, "api_error"),
     ],
@@ -233,6 +235,7 @@ def _timeout(phase: str) -> UpstreamTimeoutError:
     ("exc", "cause"),
     [
         (_timeout("pool"), "pool_timeout"),
+        (UpstreamPoolFull(), "pool_timeout"),
         (_timeout("read"), "read_timeout"),
         (UpstreamConnectError(), "connect"),
         (UpstreamStreamError(), "upstream_dropped"),

@@ -27,6 +27,7 @@ from tests.fakes.upstream import (
     held,
     incomplete_response_events,
     json_response,
+    paused,
     raw_stream,
     reasoning_response_events,
     refusal_response_events,
@@ -243,6 +244,44 @@ def test_drop_with_reset_sends_rst(upstream: FakeUpstream, client: httpx.Client)
         response.read()
 
 
+def test_held_stream_stays_open_until_cut_held_drops_it(upstream: FakeUpstream, client: httpx.Client) -> None:
+    upstream.enqueue(held(b"event: x\ndata: {}\n\n"))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        chunks = response.iter_raw()
+        assert next(chunks) == b"event: x\ndata: {}\n\n"
+        assert upstream.cut_held() == 1
+        with pytest.raises(httpx.RemoteProtocolError):
+            next(chunks)
+
+
+def test_cut_held_with_reset_resets_every_held_stream(upstream: FakeUpstream, client: httpx.Client) -> None:
+    upstream.set_default(held(b"event: x\ndata: {}\n\n"))
+    with (
+        client.stream("POST", upstream.url + "/responses", json={}) as first,
+        httpx.Client(timeout=5.0) as other,
+        other.stream("POST", upstream.url + "/responses", json={}) as second,
+    ):
+        streams = [response.iter_raw() for response in (first, second)]
+        for chunks in streams:
+            next(chunks)
+
+        assert upstream.cut_held(reset=True) == 2
+        for chunks in streams:
+            with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+                next(chunks)
+
+
+def test_held_stream_ends_when_the_client_hangs_up(upstream: FakeUpstream, client: httpx.Client) -> None:
+    upstream.enqueue(held(b"event: x\ndata: {}\n\n"))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        next(response.iter_raw())
+
+    upstream.wait_for_idle(timeout=1.0)
+    assert upstream.cut_held() == 0
+
+
 def test_raw_stream_sends_exactly_these_chunks(upstream: FakeUpstream, client: httpx.Client) -> None:
     upstream.enqueue(raw_stream([b"data: a\r", b"\n\r\n"], delay=0.02))
 
@@ -279,11 +318,11 @@ def test_client_going_away_mid_stream_is_noticed_quickly(
     assert upstream.open_streams == 0
 
 
-def test_held_stream_waits_for_its_release_then_finishes(
+def test_paused_stream_waits_for_its_release_then_finishes(
     upstream: FakeUpstream, client: httpx.Client
 ) -> None:
     release = threading.Event()
-    upstream.enqueue(held([b"data: a\n\n"], release, after=[b"data: b\n\n"]))
+    upstream.enqueue(paused([b"data: a\n\n"], release, after=[b"data: b\n\n"]))
 
     with client.stream("POST", upstream.url + "/responses", json={}) as response:
         chunks = response.iter_raw()
@@ -295,10 +334,10 @@ def test_held_stream_waits_for_its_release_then_finishes(
     upstream.wait_for_idle(timeout=1.0)
 
 
-def test_client_leaving_a_held_stream_is_recorded_promptly(
+def test_client_leaving_a_paused_stream_is_recorded_promptly(
     upstream: FakeUpstream, client: httpx.Client
 ) -> None:
-    upstream.enqueue(held([b"data: a\n\n"], threading.Event()))
+    upstream.enqueue(paused([b"data: a\n\n"], threading.Event()))
 
     with client.stream("POST", upstream.url + "/responses", json={}) as response:
         next(response.iter_raw())

@@ -299,3 +299,58 @@ async def test_a_response_dropped_before_django_iterated_it_still_closes_the_ups
 async def collect_with(upstream: Upstream, outcome: Outcome) -> list[bytes]:
     response = await start_relay(upstream, EchoTranslator(), outcome, ping_interval=10)
     return [chunk async for chunk in response]
+
+
+# --- the server's shutdown ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def _serving() -> Any:
+    from streaming.api import draining
+
+    draining.reset()
+    yield
+    draining.reset()
+
+
+@pytest.mark.usefixtures("_serving")
+async def test_at_the_end_of_the_shutdown_grace_a_stream_ends_with_one_error_after_its_last_whole_frame() -> (
+    None
+):
+    from streaming.api import draining
+
+    outcome = Outcome("messages")
+    upstream = Upstream(["a"], 0.05, ["b"], 30.0, ["never"])
+    chunks = relay(events("0"), upstream.batches(), EchoTranslator(), outcome, ping_interval=10)
+    received = [await anext(chunks), await anext(chunks)]
+    asyncio.get_running_loop().call_later(0.1, draining._end_all)
+
+    received += [chunk async for chunk in chunks]
+
+    stream = b"".join(received)
+    assert stream.startswith(b"event: echo\ndata: 0\n\nevent: echo\ndata: a\n\n")
+    assert stream.endswith(
+        b'"overloaded_error","message":"The gateway is restarting; retry the request."}}\n\n'
+    )
+    assert stream.count(b"event: error") == 1
+    assert upstream.closed and outcome.cause == "shutdown"
+
+
+@pytest.mark.usefixtures("_serving")
+async def test_a_request_still_waiting_at_the_end_of_the_grace_gets_529() -> None:
+    from streaming.api import draining
+
+    asyncio.get_running_loop().call_later(0.05, draining._end_all)
+    with pytest.raises(OverloadedError, match="restarting"):
+        async with draining.bounded_wait():
+            await asyncio.sleep(10)
+
+
+@pytest.mark.usefixtures("_serving")
+async def test_a_wait_that_ends_in_time_is_untouched() -> None:
+    from streaming.api import draining
+
+    async with draining.bounded_wait():
+        await asyncio.sleep(0.01)
+
+    assert not draining.over()

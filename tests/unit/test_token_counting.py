@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import respx
 from django.test import override_settings
@@ -83,7 +83,7 @@ async def test_local_mode_never_calls_upstream() -> None:
 @override_settings(OPENAI_BASE_URL=BASE, OPENAI_API_KEY="sk-test", GATEWAY_COUNT_TOKENS="upstream")
 async def test_upstream_mode_reports_upstream_failures() -> None:
     with respx.mock:
-        respx.post(f"{BASE}/responses/input_tokens").mock(side_effect=httpx.ConnectError("refused"))
+        respx.post(f"{BASE}/responses/input_tokens").mock(side_effect=httpx2.ConnectError("refused"))
         with pytest.raises(OpenAIUpstreamError):
             await count_input_tokens(PAYLOAD)
 

@@ -9,6 +9,7 @@ from contextlib import aclosing
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import respx
 from django.core.exceptions import ImproperlyConfigured
@@ -20,11 +21,13 @@ from streaming.transport import (
     UpstreamConfig,
     UpstreamConnectError,
     UpstreamNotConfigured,
+    UpstreamPoolFull,
     UpstreamStreamError,
     UpstreamTimeoutError,
     build_upstream_headers,
     count_openai_input_tokens,
     create_openai_response,
+    get_client,
     openai_event_batches,
     settings_upstream,
     stream_openai_events,
@@ -224,6 +227,17 @@ async def test_every_call_fails_clearly_without_a_key(settings: Any, name: str) 
         await CALLS[name][1]()
 
 
+@pytest.mark.anyio
+async def test_a_plain_respx_router_mocks_the_gateways_own_httpx2_client() -> None:
+    """tests/respx_httpx2.py: respx patches httpx2's pool, the one the gateway calls, not httpx's."""
+    with respx.mock:
+        route = respx.post(f"{BASE}/responses").respond(json={"id": "resp_1"})
+        await create_openai_response(PAYLOAD, settings_upstream())
+
+    assert route.called
+    assert isinstance(get_client(), httpx2.AsyncClient)
+
+
 # --- create_openai_response ------------------------------------------------------------------------
 
 
@@ -367,13 +381,13 @@ async def test_error_keeps_only_retry_hints_and_the_request_id(router: respx.Moc
 @pytest.mark.parametrize(
     ("raised", "expected"),
     [
-        (httpx.ConnectError("[Errno 111] Connection refused"), UpstreamConnectError),
-        (httpx.ConnectTimeout("timed out"), UpstreamTimeoutError),
-        (httpx.ReadTimeout("timed out"), UpstreamTimeoutError),
-        (httpx.WriteTimeout("timed out"), UpstreamTimeoutError),
-        (httpx.PoolTimeout("timed out"), UpstreamTimeoutError),
-        (httpx.RemoteProtocolError("Server disconnected without sending a response."), UpstreamStreamError),
-        (httpx.ReadError("reset"), UpstreamStreamError),
+        (httpx2.ConnectError("[Errno 111] Connection refused"), UpstreamConnectError),
+        (httpx2.ConnectTimeout("timed out"), UpstreamTimeoutError),
+        (httpx2.ReadTimeout("timed out"), UpstreamTimeoutError),
+        (httpx2.WriteTimeout("timed out"), UpstreamTimeoutError),
+        (httpx2.PoolTimeout("timed out"), UpstreamPoolFull),
+        (httpx2.RemoteProtocolError("Server disconnected without sending a response."), UpstreamStreamError),
+        (httpx2.ReadError("reset"), UpstreamStreamError),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else value.__name__,
 )
@@ -466,7 +480,7 @@ async def test_stream_error_status_raises_before_any_event(router: respx.MockRou
 async def test_stream_connection_dropped_mid_body_raises_after_the_events_so_far(
     router: respx.MockRouter,
 ) -> None:
-    body = ChunkStream([frame(EVENTS[0]), httpx.RemoteProtocolError("peer closed connection")])
+    body = ChunkStream([frame(EVENTS[0]), httpx2.RemoteProtocolError("peer closed connection")])
     router.post("/responses").mock(return_value=sse_response(body))
     received: list[list[dict[str, Any]]] = []
 
@@ -481,7 +495,7 @@ async def test_stream_connection_dropped_mid_body_raises_after_the_events_so_far
 @pytest.mark.anyio
 async def test_stream_read_timeout_mid_body_raises_timeout_error(router: respx.MockRouter) -> None:
     router.post("/responses").mock(
-        return_value=sse_response(ChunkStream([frame(EVENTS[0]), httpx.ReadTimeout("timed out")]))
+        return_value=sse_response(ChunkStream([frame(EVENTS[0]), httpx2.ReadTimeout("timed out")]))
     )
 
     with pytest.raises(UpstreamTimeoutError):

@@ -10,7 +10,7 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from streaming.transport import (
@@ -77,7 +77,7 @@ async def test_one_client_per_loop_is_shared() -> None:
 
 
 def test_each_loop_gets_its_own_client_and_it_is_closed_when_the_loop_ends() -> None:
-    async def current() -> httpx.AsyncClient:
+    async def current() -> httpx2.AsyncClient:
         return get_client()
 
     first = asyncio.run(current())

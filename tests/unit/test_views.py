@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import respx
 from django.test import AsyncClient, override_settings
@@ -100,7 +101,7 @@ async def test_a_failed_request_records_its_error_type_and_cause(
     api: AsyncClient, outcomes: list[Any]
 ) -> None:
     with respx.mock:
-        respx.post(f"{BASE}/responses").mock(side_effect=httpx.ConnectError("refused"))
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx2.ConnectError("refused"))
         await post(api, BODY)
 
     [outcome] = outcomes
@@ -223,8 +224,9 @@ async def test_upstream_http_errors_map_to_anthropic_errors_before_any_stream(
 @pytest.mark.parametrize(
     ("exception", "expected_status", "expected_type"),
     [
-        (httpx.ConnectError("refused"), 529, "overloaded_error"),
-        (httpx.ReadTimeout("slow"), 504, "timeout_error"),
+        (httpx2.ConnectError("refused"), 529, "overloaded_error"),
+        (httpx2.PoolTimeout("no connection"), 529, "overloaded_error"),
+        (httpx2.ReadTimeout("slow"), 504, "timeout_error"),
     ],
 )
 async def test_unreachable_or_slow_upstream(
@@ -234,6 +236,22 @@ async def test_unreachable_or_slow_upstream(
         respx.post(f"{BASE}/responses").mock(side_effect=exception)
         response = await post(api, BODY)
     assert_envelope(response, expected_status, expected_type)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_full_connection_pool_is_a_retryable_overload_of_the_gateway_not_an_upstream_timeout(
+    api: AsyncClient, stream: bool
+) -> None:
+    with respx.mock:
+        respx.post(f"{BASE}/responses").mock(side_effect=httpx2.PoolTimeout("no connection"))
+        response = await post(api, {**BODY, "stream": stream})
+
+    body = assert_envelope(response, 529, "overloaded_error")
+    assert (
+        body["error"]["message"]
+        == "The gateway is at capacity: every upstream connection is busy. Retry shortly."
+    )
+    assert response["x-should-retry"] == "true"
 
 
 # -- streaming ----------------------------------------------------------------------------------------
