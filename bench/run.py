@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
                     data_dir=data_dir,
                     upstream_url=fake.url,
                     extra={"LOG_LEVEL": "WARNING"},
-                    root=args.baseline.resolve(),
+                    cwd=args.baseline.resolve(),
                 )
                 bench.servers.append(Server("baseline", baseline))
             if args.pin:

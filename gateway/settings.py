@@ -30,14 +30,15 @@ def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated on first start and kept beside the database.
+def _secret_key() -> tuple[str, Path | None]:
+    """SECRET_KEY from the environment, else one generated on first start and kept beside the database, and
+    the file it is kept in (None for the environment's).
 
     A fresh install then works with DEBUG off; production sets SECRET_KEY explicitly (all workers must share it).
     """
     from_env = os.environ.get("SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY")
     if from_env:
-        return from_env
+        return from_env, None
     path = DATA_DIR / "secret_key"
     for _ in range(50):
         try:
@@ -51,14 +52,16 @@ def _secret_key() -> str:
                 continue  # another worker is creating it right now: read theirs
             with os.fdopen(fd, "w") as handle:
                 handle.write(key)
-            return key
+            return key, path
         if key:
-            return key
+            return key, path
         time.sleep(0.02)  # created but not yet written by another worker
     raise RuntimeError(f"{path} stays empty: delete it or set SECRET_KEY")
 
 
-SECRET_KEY = _secret_key()
+# GENERATED_SECRET_KEY_FILE: where the generated key is kept, None when SECRET_KEY came from the environment;
+# while it is set, check --deploy warns (gateway.W001, gateway/checks.py): each host generates its own.
+SECRET_KEY, GENERATED_SECRET_KEY_FILE = _secret_key()
 DEBUG = _env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", *_env_list("DJANGO_ALLOWED_HOSTS")]
 
@@ -71,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_guid",
     "streaming",
+    "gateway",  # the project's own system checks (gateway/apps.py)
 ]
 
 # For the admin (and runserver). Under uvicorn the API paths do not run these: gateway/asgi.py serves
@@ -121,7 +125,7 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis when REDIS_URL is set (shared by every worker: config version, limits, learned capabilities),
-# else this process's memory (python manage.py check warns when that meets several workers).
+# else this process's memory: streaming.W004 warns under WEB_CONCURRENCY > 1 and under check --deploy.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
     if os.environ.get("REDIS_URL")

@@ -3,6 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+# The admin index links the gateway's usage page (a view, not a model: the app list cannot show it).
+admin.site.index_template = "admin/streaming/site_index.html"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("streaming.urls")),

@@ -6,10 +6,17 @@ from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
 
 
-def _configuration_changed(sender: Any, **kwargs: Any) -> None:
+def _configuration_changed(sender: Any, using: str | None = None, **kwargs: Any) -> None:
+    """Tell every worker now, and again once the change is committed (the admin saves inside a transaction):
+    a worker reloading in between reads the old rows under the new stamp and would keep them until
+    ``GATEWAY_CONFIG_MAX_AGE_SECONDS``. Outside a transaction the second bump is skipped."""
+    from django.db import transaction
+
     from streaming.control.version import bump_version
 
     bump_version()
+    if transaction.get_connection(using).in_atomic_block:
+        transaction.on_commit(bump_version, using=using)
 
 
 class StreamingConfig(AppConfig):

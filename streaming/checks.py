@@ -6,6 +6,8 @@ request fails.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +23,8 @@ MAX_POOL_TIMEOUT = 2.0
 """Longest a request may queue for an upstream connection (issue 9): past it, 529 beats waiting."""
 _OWN_RANGE = frozenset({"GATEWAY_POOL_TIMEOUT"})  # numeric settings checked below rather than as positive
 _MAY_BE_ZERO = frozenset({"GATEWAY_UPSTREAM_RETRIES"})  # 0 turns the feature off
+PROCESS_LOCAL_CACHES = frozenset({"django.core.cache.backends.locmem.LocMemCache"})
+"""Cache backends each worker process keeps to itself: limits, the config version and learned facts live there."""
 
 
 def _setting(name: str) -> Any:
@@ -128,7 +132,45 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 id="streaming.W002",
             )
         )
+    if _setting("GATEWAY_METRICS_TOKEN") and importlib.util.find_spec("prometheus_client") is None:
+        errors.append(
+            Error(
+                "GATEWAY_METRICS_TOKEN is set but prometheus-client is not installed: GET /metrics would fail.",
+                hint='Install the extra: pip install "anthropic-openai-gateway[metrics]".',
+                id="streaming.E010",
+            )
+        )
+    if several_workers():
+        errors += _check_cache_is_shared(
+            f"WEB_CONCURRENCY says {os.environ['WEB_CONCURRENCY'].strip()} workers"
+        )
     return errors
+
+
+def several_workers() -> bool:
+    """Whether the deployment says it runs several worker processes: ``WEB_CONCURRENCY``, the default worker
+    count of uvicorn and gunicorn. A ``--workers`` flag on the server's command line cannot be seen from here,
+    which is why ``check --deploy`` warns about a process-local cache whatever this says."""
+    try:
+        return int(os.environ.get("WEB_CONCURRENCY", "1")) > 1
+    except ValueError:
+        return False
+
+
+def _check_cache_is_shared(why: str, *, silence: str = "") -> list[CheckMessage]:
+    backend = settings.CACHES.get("default", {}).get("BACKEND")
+    if backend not in PROCESS_LOCAL_CACHES:
+        return []
+    return [
+        Warning(
+            f"The default cache ({backend.rsplit('.', 1)[-1]}) is each process's own memory and {why}: "
+            "rate and stream limits count per process, and a change made in the admin (a key revoked, a "
+            "route moved) reaches the other workers only after GATEWAY_CONFIG_MAX_AGE_SECONDS.",
+            hint='Give every worker one shared cache: Redis (pip install "anthropic-openai-gateway[redis]"; '
+            f"the gateway project uses it when REDIS_URL is set).{silence}",
+            id="streaming.W004",
+        )
+    ]
 
 
 def _check_encryption_keys() -> list[CheckMessage]:
@@ -171,5 +213,11 @@ def check_deployment(app_configs: Sequence[AppConfig] | None = None, **kwargs: A
                 "manage.py rotate_encryption_keys.",
                 id="streaming.W003",
             )
+        )
+    if not several_workers():  # else check_settings already said so
+        errors += _check_cache_is_shared(
+            "production usually runs more than one worker, or host",
+            silence=' A deployment of one worker process on one host may add "streaming.W004" to '
+            "SILENCED_SYSTEM_CHECKS.",
         )
     return errors

@@ -37,10 +37,12 @@ from streaming.translate.types import ResponsesPayload
 from streaming.transport import (
     OpenAIStream,
     OpenAIUpstreamError,
+    UpstreamConfig,
     UpstreamConnectError,
     UpstreamTimeoutError,
     count_openai_input_tokens,
     create_openai_response,
+    list_openai_models,
     open_openai_stream,
 )
 from streaming.transport.errors import UpstreamPoolFull
@@ -164,3 +166,8 @@ async def count_tokens(route: Route, payload: Mapping[str, Any]) -> int:
             capabilities.learn(upstream.name, route.target.upstream_model, capabilities.COUNTING_ENDPOINT)
         logger.warning("upstream token counting failed (%s); using the local estimate", exc.status_code)
         return estimate_input_tokens(payload)
+
+
+async def list_models(upstream: UpstreamConfig, *, time_limit: float) -> tuple[int, Any]:
+    """The upstream's model list (the admin's connection test): no retry, it reports what happens."""
+    return await list_openai_models(upstream, time_limit=time_limit)

@@ -66,6 +66,13 @@ def redis_bin() -> Path | None:
     return Path(found) if found else None
 
 
+def chromium_bin() -> Path | None:
+    """Debian's Chromium, which the admin's browser tests drive headless (never a browser that
+    ``playwright install`` downloads)."""
+    found = "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else shutil.which("chromium")
+    return Path(found) if found else None
+
+
 def _as_postgres_user(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command

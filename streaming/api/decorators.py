@@ -55,7 +55,32 @@ def api_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
                 response = error_response(error)
             if not isinstance(response, EventStreamResponse):
                 outcome.complete(response.status_code)
+            # The request log (streaming.observability) has this request's line: Django's own per-4xx/5xx
+            # line would be a second one (and a flood of wrong keys would be a flood of lines).
+            response._has_been_logged = True  # type: ignore[attr-defined]
             return stamp(response)
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def operator_view(*methods: str) -> Callable[[AsyncView], AsyncView]:
+    """For the operator's endpoints (``/healthz``, ``/metrics``): allowed methods (405 in the envelope) and
+    request ids, but no outcome, so no usage record, request log line or metric for each probe or scrape."""
+    allowed = frozenset(methods)
+
+    def decorator(view: AsyncView) -> AsyncView:
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.method not in allowed:
+                error = MethodNotAllowedError(
+                    f"Method {request.method} is not allowed for this endpoint.",
+                    headers={"Allow": ", ".join(sorted(allowed))},
+                )
+                return stamp(error_response(error))
+            return stamp(await view(request, *args, **kwargs))
 
         wrapper.csrf_exempt = True  # type: ignore[attr-defined]
         return wrapper

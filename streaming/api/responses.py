@@ -41,9 +41,7 @@ def error_response(error: GatewayError) -> HttpResponse:
 
 
 def stamp(response: R) -> R:
-    """Every API response carries a request id and the correlation id. Django's own "Bad Request: ..."
-    line per 4xx/5xx is skipped: the request log (``streaming.observability``) writes one line per request."""
-    response._has_been_logged = True  # type: ignore[attr-defined]
+    """Every API response carries a request id and the correlation id."""
     response["request-id"] = request_id()
     guid = get_guid()
     if guid and not response.has_header("X-Correlation-ID"):

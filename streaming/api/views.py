@@ -13,7 +13,7 @@ from django.utils.crypto import constant_time_compare
 
 from streaming import upstream
 from streaming.api.body import read_json_body
-from streaming.api.decorators import api_view
+from streaming.api.decorators import api_view, operator_view
 from streaming.api.model_list import model_info, model_page
 from streaming.api.relay import start_relay
 from streaming.api.responses import error_response, json_response, request_id
@@ -30,11 +30,13 @@ from streaming.translate.response import response_to_message
 from streaming.translate.stream import StreamTranslator
 
 
-async def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process serves requests (no upstream call)."""
+@operator_view("GET", "HEAD")
+async def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process serves requests (no key, no upstream call)."""
     return JsonResponse({"status": "ok"})
 
 
+@operator_view("GET")
 async def metrics_page(request: HttpRequest) -> HttpResponse:
     """``GET /metrics`` (Prometheus): 404 unless ``GATEWAY_METRICS_TOKEN`` is set, then Bearer auth."""
     token = gateway_settings.METRICS_TOKEN

@@ -3,7 +3,7 @@
 The first key encrypts; every key decrypts (``MultiFernet``), so rotating is: put a new key first, run
 ``manage.py rotate_encryption_keys`` (re-encrypts every stored secret under it), then drop the old key.
 Without the setting, one key is derived from ``SECRET_KEY``: a fresh install works with no
-configuration, and ``manage.py check --deploy`` warns (``streaming.W004``) that changing ``SECRET_KEY``
+configuration, and ``manage.py check --deploy`` warns (``streaming.W003``) that changing ``SECRET_KEY``
 would then make the stored upstream keys unreadable.
 """
 

@@ -16,7 +16,8 @@
   (``translate.web_search``); other blocks as a compact JSON rendering without encrypted fields. ``fallback`` and ``mcp_tool_listing`` are dropped: Anthropic does not
   render them into the prompt either. Any other ``type`` is a 400 naming its path, and so is a known block
   in a role that cannot hold it (a ``tool_use`` in a user message).
-- ``file`` sources (Anthropic Files API ids) are a 400: the upstream cannot resolve them.
+- ``file`` sources (Anthropic Files API ids) are a 400: the upstream cannot resolve them. URL sources must
+  be public http(s) URLs and base64 sources valid base64 (``translate.sources``).
 - ``cache_control`` and ``citations`` are ignored everywhere (OpenAI caches prefixes on its own).
 """
 
@@ -36,6 +37,7 @@ from streaming.translate.fields import (
     optional_str,
     require,
 )
+from streaming.translate.sources import base64_data, public_url
 from streaming.translate.types import (
     InputFilePart,
     InputImagePart,
@@ -140,10 +142,10 @@ def image_part(block: dict[str, Any], path: str) -> InputImagePart:
         media_type = expect_choice(
             require(source, "media_type", source_path), at(source_path, "media_type"), IMAGE_MEDIA_TYPES
         )
-        data = expect_str(require(source, "data", source_path), at(source_path, "data"), non_empty=True)
+        data = base64_data(require(source, "data", source_path), at(source_path, "data"))
         url = f"data:{media_type};base64,{data}"
     elif kind == "url":
-        url = expect_str(require(source, "url", source_path), at(source_path, "url"), non_empty=True)
+        url = public_url(require(source, "url", source_path), at(source_path, "url"))
     else:
         raise _files_api_unsupported(at(source_path, "type"))
     return {"type": "input_image", "image_url": url, "detail": "auto"}
@@ -181,7 +183,7 @@ def document_parts(block: dict[str, Any], path: str) -> list[InputPart]:
         expect_choice(
             require(source, "media_type", source_path), at(source_path, "media_type"), ("application/pdf",)
         )
-        data = expect_str(require(source, "data", source_path), at(source_path, "data"), non_empty=True)
+        data = base64_data(require(source, "data", source_path), at(source_path, "data"))
         file: InputFilePart = {
             "type": "input_file",
             "file_data": f"data:application/pdf;base64,{data}",
@@ -189,8 +191,12 @@ def document_parts(block: dict[str, Any], path: str) -> list[InputPart]:
         }
         parts.append(file)
     elif kind == "url":
-        url = expect_str(require(source, "url", source_path), at(source_path, "url"), non_empty=True)
-        parts.append({"type": "input_file", "file_url": url})
+        parts.append(
+            {
+                "type": "input_file",
+                "file_url": public_url(require(source, "url", source_path), at(source_path, "url")),
+            }
+        )
     elif kind == "content":
         parts.extend(
             _content_source_parts(require(source, "content", source_path), at(source_path, "content"))

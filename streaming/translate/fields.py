@@ -13,6 +13,12 @@ from typing import Any
 
 from streaming.errors import InvalidRequestError
 
+# The largest integer any field takes (2**31 - 1). Integers reach the upstream (``max_tokens`` ->
+# ``max_output_tokens``, ``max_uses`` -> ``max_tool_calls``), whose parsers may hold only 32 bits; no
+# model's limit comes near it, so above it is a 400 (as Anthropic answers a max_tokens over the model's
+# limit), never a number forwarded that the upstream cannot read.
+MAX_INTEGER = 2**31 - 1
+
 
 def at(path: str, key: str | int) -> str:
     """``messages`` + ``2`` -> ``messages.2`` (Anthropic's path notation)."""
@@ -62,11 +68,14 @@ def expect_bool(value: object, path: str) -> bool:
     return value
 
 
-def expect_int(value: object, path: str, *, minimum: int | None = None) -> int:
+def expect_int(value: object, path: str, *, minimum: int | None = None, maximum: int = MAX_INTEGER) -> int:
+    """An integer in range; above ``MAX_INTEGER`` by default, whatever the field (see there)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid(path, "Input should be a valid integer")
     if minimum is not None and value < minimum:
         raise invalid(path, f"Input should be greater than or equal to {minimum}")
+    if value > maximum:
+        raise invalid(path, f"Input should be less than or equal to {maximum}")
     return value
 
 

@@ -9,7 +9,8 @@ Field by field (documented choices):
   (``translate.content``).
 - ``max_tokens`` -> ``max_output_tokens`` verbatim, except: clamped to ``target.max_output_tokens`` (the
   upstream model's output cap) and raised to 16, the Responses API's minimum (it answers 400
-  ``integer_below_min_value`` below that).
+  ``integer_below_min_value`` below that). Validation refuses anything above ``fields.MAX_INTEGER``
+  (2**31 - 1), so an uncapped model is never sent a number its server cannot parse.
 - ``temperature`` / ``top_p`` forwarded, but dropped for reasoning models (they reject non-default values).
   ``top_k`` is dropped: the Responses API has no such parameter (nor ``stop``/``seed``).
 - ``stop_sequences`` stay in the gateway (``context.stop_sequences``): the upstream cannot stop on a string.

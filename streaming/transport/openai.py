@@ -36,6 +36,7 @@ __all__ = [
     "OpenAIStream",
     "count_openai_input_tokens",
     "create_openai_response",
+    "list_openai_models",
     "open_openai_stream",
     "openai_event_batches",
     "stream_openai_events",
@@ -120,6 +121,26 @@ async def create_openai_response(payload: Mapping[str, Any], upstream: UpstreamC
             payload=placeholder_payload("upstream returned a non-object body", "api_error")
         )
     return body
+
+
+async def list_openai_models(upstream: UpstreamConfig, *, time_limit: float) -> tuple[int, Any]:
+    """``GET {base}/models``: the status and the parsed body (``None`` if it is not JSON).
+
+    The admin's connection test: free, changes nothing, and authenticated by OpenAI, Azure OpenAI and most
+    compatible servers. Error statuses raise ``OpenAIUpstreamError`` like every other call.
+    """
+    upstream.require_key()
+    try:
+        response = await get_client().get(
+            upstream.url("/models"), headers=build_upstream_headers(upstream), timeout=time_limit
+        )
+        await _raise_for_status(response, upstream)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from exc
+    try:
+        return response.status_code, response.json()
+    except (ValueError, RecursionError):
+        return response.status_code, None
 
 
 async def count_openai_input_tokens(payload: Mapping[str, Any], upstream: UpstreamConfig) -> int:

@@ -129,6 +129,13 @@ def tuned_gateway(gateways: GatewayFactory) -> Gateway:
 
 
 @pytest.fixture(scope="session")
+def own_cache_gateway(gateways: GatewayFactory) -> Gateway:
+    """A gateway whose cache is its own process's memory: what it learns about the upstream (that it has no
+    counting endpoint, say) stays with it, where through the shared Redis every other gateway would learn it."""
+    return gateways.get("own-cache", extra={"REDIS_URL": ""})
+
+
+@pytest.fixture(scope="session")
 def one_connection_gateway(gateways: GatewayFactory) -> Gateway:
     """A gateway with a single upstream connection and a half-second pool wait (ONE_CONNECTION_SETTINGS)."""
     return gateways.get("one-connection", extra=ONE_CONNECTION_SETTINGS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -139,14 +140,15 @@ def drop_services(env: Mapping[str, str]) -> None:
         drop_database(server + "/postgres", name)
 
 
-def manage(args: list[str], env: Mapping[str, str], *, root: Path = REPO_ROOT) -> str:
+def manage(
+    args: list[str], env: Mapping[str, str], *, python: str = sys.executable, cwd: Path = REPO_ROOT
+) -> str:
     """Run ``manage.py`` with the gateway's environment; its stdout, or an error carrying both streams.
 
-    ``root`` is the checkout whose manage.py runs (the benchmark compares another checkout's gateway).
-    """
+    ``python`` and ``cwd`` name another interpreter and site (the host-site test's virtualenv)."""
     result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=root,
+        [python, "manage.py", *args],
+        cwd=cwd,
         env=dict(env),
         capture_output=True,
         text=True,
@@ -161,12 +163,97 @@ def manage(args: list[str], env: Mapping[str, str], *, root: Path = REPO_ROOT) -
     return result.stdout
 
 
-def create_client_key(env: Mapping[str, str], name: str, *, root: Path = REPO_ROOT) -> str:
+def create_client_key(
+    env: Mapping[str, str], name: str, *, python: str = sys.executable, cwd: Path = REPO_ROOT
+) -> str:
     """``createclientkey`` prints the key alone on its last stdout line."""
-    lines = [line for line in manage(["createclientkey", name], env, root=root).splitlines() if line.strip()]
+    output = manage(["createclientkey", name], env, python=python, cwd=cwd)
+    lines = [line for line in output.splitlines() if line.strip()]
     if not lines:
         raise RuntimeError("createclientkey printed nothing")
     return lines[-1].strip()
+
+
+def create_superuser(env: Mapping[str, str], username: str, password: str) -> None:
+    """``createsuperuser --noinput`` with the ``DJANGO_SUPERUSER_*`` variables, as an operator scripts it."""
+    manage(
+        ["createsuperuser", "--noinput", "-v", "0"],
+        {
+            **env,
+            "DJANGO_SUPERUSER_USERNAME": username,
+            "DJANGO_SUPERUSER_PASSWORD": password,
+            "DJANGO_SUPERUSER_EMAIL": f"{username}@example.com",
+        },
+    )
+
+
+class AdminSession:
+    """Django's admin over plain HTTP with a logged-in session: what an operator's script does.
+
+    ``save`` posts a form the way the browser does (CSRF token from the cookie) and insists on the admin's
+    "saved" answer, a redirect; anything else (a form with errors) fails with the page's error list.
+    """
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=30.0)
+        self.client.get("/admin/login/")
+        self.save("/admin/login/?next=/admin/", {"username": username, "password": password})
+
+    def save(self, path: str, data: Mapping[str, str]) -> httpx.Response:
+        csrf = {"csrfmiddlewaretoken": self.client.cookies["csrftoken"]}
+        response = self.client.post(path, data={**data, **csrf})
+        if response.status_code != 302:
+            errors = re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.text, re.S)
+            raise AssertionError(f"POST {path} answered {response.status_code}, not a redirect: {errors}")
+        return response
+
+    def add(self, model: str, data: Mapping[str, str]) -> int:
+        """Add a ``streaming`` object through its admin form; its id ("save and continue" redirects to it)."""
+        response = self.save(f"/admin/streaming/{model}/add/", {**data, "_continue": "1"})
+        found = re.search(r"/(\d+)/change/", response.headers["location"])
+        assert found, response.headers["location"]
+        return int(found.group(1))
+
+    def create_client_key(self, name: str, **limits: str) -> tuple[int, str]:
+        """Add a client key through the admin; its id and the key the page shows once."""
+        form = {
+            "name": name,
+            "is_active": "on",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "allowed_models": "",
+            "rpm_limit": "",
+            "max_concurrent_streams": "",
+            **limits,
+            "csrfmiddlewaretoken": self.client.cookies["csrftoken"],
+        }
+        page = self.client.post("/admin/streaming/clientkey/add/", data=form)
+        key = re.search(r'value="(gwk_[A-Za-z0-9_-]+)"', page.text)
+        change = re.search(r"/admin/streaming/clientkey/(\d+)/change/", page.text)
+        assert page.status_code == 200 and key and change, page.text[:2000]
+        return int(change.group(1)), key.group(1)
+
+    def change_client_key(self, key_id: int, name: str, **fields: str) -> None:
+        """Save a client key's change form with these fields (an unchecked box is left out, as browsers do)."""
+        form = {
+            "name": name,
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "allowed_models": "",
+            "rpm_limit": "",
+            "max_concurrent_streams": "",
+            **fields,
+        }
+        self.save(f"/admin/streaming/clientkey/{key_id}/change/", form)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> AdminSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _listening_socket() -> socket.socket:
@@ -196,7 +283,8 @@ def start_gateway(
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
     bind_itself: bool = False,
-    root: Path = REPO_ROOT,
+    python: str = sys.executable,
+    cwd: Path = REPO_ROOT,
 ) -> Gateway:
     """Start uvicorn on a free loopback port and wait until ``GET {health_path}`` answers.
 
@@ -214,7 +302,7 @@ def start_gateway(
     try:
         process = subprocess.Popen(
             [
-                sys.executable,
+                python,
                 "-m",
                 "uvicorn",
                 app,
@@ -225,7 +313,7 @@ def start_gateway(
                 "--timeout-graceful-shutdown",
                 "3",
             ],
-            cwd=root,
+            cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -273,25 +361,25 @@ def launch_gateway(
     extra: Mapping[str, str] | None = None,
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
-    root: Path = REPO_ROOT,
+    cwd: Path = REPO_ROOT,
 ) -> Gateway:
     """A gateway on a fresh data dir: its own upstream key, migrated database and client key, started.
 
-    ``root``: the checkout to run it from (this one by default).
+    ``cwd``: the checkout to run it from (this one by default; the benchmark's ``--baseline`` is another).
     """
     upstream_key = "sk-test-" + secrets.token_hex(16)
     env = gateway_env(data_dir=data_dir, upstream_url=upstream_url, upstream_key=upstream_key, extra=extra)
-    manage(["migrate", "--noinput", "-v", "0"], env, root=root)
+    manage(["migrate", "--noinput", "-v", "0"], env, cwd=cwd)
     return start_gateway(
         name,
         env=env,
-        client_key=create_client_key(env, name, root=root),
+        client_key=create_client_key(env, name, cwd=cwd),
         upstream_key=upstream_key,
         data_dir=data_dir,
         log_path=data_dir / f"{name}.log",
         app=app,
         health_path=health_path,
-        root=root,
+        cwd=cwd,
     )
 
 

@@ -34,6 +34,10 @@ MODEL = "claude-sonnet-4-6"
 REQUEST: dict[str, Any] = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
 
 
+def image_url(url: str) -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
 def assert_envelope(response: httpx.Response, status: int, error_type: str) -> dict[str, Any]:
     """Anthropic's error shape: JSON envelope, the status, a request id in the header and the body."""
     assert response.status_code == status, response.text
@@ -102,8 +106,62 @@ def test_missing_key_is_401(http: httpx.Client) -> None:
             },
             "messages.0.content.0.source.data",
         ),
+        ({"max_tokens": 10**30}, "max_tokens: Input should be less than or equal to 2147483647"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [image_url("http://169.254.169.254/latest/meta-data/")]}
+                ]
+            },
+            "messages.0.content.0.source.url: URL host '169.254.169.254' is not a public address",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "text", "text": "Look:"}, image_url("file:///etc/passwd")],
+                    }
+                ]
+            },
+            "messages.0.content.1.source.url: URL scheme 'file' is not allowed",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [image_url("http://0x7f.1/admin")]}]},
+            "messages.0.content.0.source.url: URL host '0x7f.1' is not a public address",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "document",
+                                "source": {
+                                    "type": "base64",
+                                    "media_type": "application/pdf",
+                                    "data": "JVBERi0x%",
+                                },
+                            }
+                        ],
+                    }
+                ]
+            },
+            "messages.0.content.0.source.data: Invalid base64 data: character '%' at position 8",
+        ),
     ],
-    ids=["empty-messages", "max-tokens-type", "unknown-block", "image-without-data"],
+    ids=[
+        "empty-messages",
+        "max-tokens-type",
+        "unknown-block",
+        "image-without-data",
+        "max-tokens-beyond-any-limit",
+        "image-url-metadata-address",
+        "image-url-file-scheme",
+        "image-url-hex-loopback",
+        "pdf-invalid-base64",
+    ],
 )
 def test_bad_body_raises_bad_request_naming_the_field(
     client: anthropic.Anthropic, upstream: FakeUpstream, overrides: dict[str, Any], path_in_message: str

@@ -632,11 +632,12 @@ def test_count_tokens_uses_the_upstream_counter(client: anthropic.Anthropic, ups
 
 
 def test_count_tokens_falls_back_to_a_local_estimate(
-    tuned_gateway: Gateway, client_for: Any, upstream: FakeUpstream
+    own_cache_gateway: Gateway, client_for: Any, upstream: FakeUpstream
 ) -> None:
-    """Runs on its own gateway process: that process then remembers the upstream has no counter."""
+    """Runs on a gateway with a cache of its own: it then remembers the upstream has no counter, and must
+    not teach the other gateways (which share Redis when the suite runs on it)."""
     upstream.set_default(error(404), path=INPUT_TOKENS_PATH)
-    sdk = client_for(tuned_gateway)
+    sdk = client_for(own_cache_gateway)
 
     short = sdk.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
     long = sdk.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "word " * 2000}])

@@ -1,7 +1,8 @@
-"""Fixtures for the in-process API tests (``api_client.py``)."""
+"""Fixtures for the in-process API tests (``api_client.py``), and for "never logged" tests."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any
 
@@ -29,3 +30,12 @@ def database_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     monkeypatch.setattr(registry, "_load_identity", counted_identity)
     monkeypatch.setattr(registry, "_load_snapshot", counted_snapshot)
     return counts
+
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture, settings: Any) -> pytest.LogCaptureFixture:
+    """Every log line at DEBUG, SQL included with its parameters (DEBUG on): what a secret must never be in."""
+    settings.DEBUG = True
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django")  # Django's own logging config stops "django" at INFO
+    return caplog

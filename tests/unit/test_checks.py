@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+
 import pytest
+from cryptography.fernet import Fernet
+from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from streaming.checks import check_settings
 
+ROOT = Path(__file__).resolve().parents[2]
+CHECK_ID = re.compile(r"streaming\.[EW]\d{3}")
+
 CONFIGURED = {"OPENAI_API_KEY": "sk-test"}
+LOCAL_MEMORY = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+REDIS = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's own WEB_CONCURRENCY must not decide these tests."""
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
 
 
 def ids(**overrides: object) -> list[str]:
@@ -92,12 +111,44 @@ def test_encryption_keys_must_be_fernet_keys(value: object) -> None:
 
 
 def test_valid_encryption_keys_pass() -> None:
-    from cryptography.fernet import Fernet
-
     assert (
         ids(GATEWAY_ENCRYPTION_KEYS=f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}")
         == []
     )
+
+
+def test_a_metrics_token_without_prometheus_client_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # not installed: no [metrics] extra
+    assert ids(GATEWAY_METRICS_TOKEN="metrics-secret") == ["streaming.E010"]
+
+
+def test_prometheus_client_is_not_needed_without_a_metrics_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    assert ids() == []
+
+
+def test_local_memory_with_several_workers_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    assert ids(CACHES=LOCAL_MEMORY) == ["streaming.W004"]
+
+
+def test_a_shared_cache_with_several_workers_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    assert ids(CACHES=REDIS) == []
+
+
+@pytest.mark.parametrize("workers", ["1", "", "auto"])
+def test_local_memory_with_one_worker_passes_the_everyday_checks(
+    workers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", workers)
+    assert ids(CACHES=LOCAL_MEMORY) == []
+
+
+def test_every_check_id_is_explained_in_docs_integrate() -> None:
+    reported = set(CHECK_ID.findall((ROOT / "streaming" / "checks.py").read_text()))
+    explained = set(CHECK_ID.findall((ROOT / "docs" / "integrate.md").read_text()))
+    assert reported - explained == set()
 
 
 def deploy_ids(**overrides: object) -> list[str]:
@@ -107,8 +158,33 @@ def deploy_ids(**overrides: object) -> list[str]:
         return [message.id for message in check_deployment()]
 
 
-def test_deploy_check_warns_when_upstream_keys_are_encrypted_with_a_key_derived_from_secret_key() -> None:
-    from cryptography.fernet import Fernet
+PRODUCTION = {"GATEWAY_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "CACHES": REDIS}
 
-    assert deploy_ids() == ["streaming.W003"]
-    assert deploy_ids(GATEWAY_ENCRYPTION_KEYS=Fernet.generate_key().decode()) == []
+
+def test_a_production_configuration_passes_the_deploy_checks() -> None:
+    assert deploy_ids(**PRODUCTION) == []
+
+
+def test_deploy_check_warns_when_upstream_keys_are_encrypted_with_a_key_derived_from_secret_key() -> None:
+    assert deploy_ids(**{**PRODUCTION, "GATEWAY_ENCRYPTION_KEYS": None}) == ["streaming.W003"]
+
+
+def test_deploy_check_warns_about_a_process_local_cache_even_when_no_worker_count_is_set() -> None:
+    assert deploy_ids(**{**PRODUCTION, "CACHES": LOCAL_MEMORY}) == ["streaming.W004"]
+
+
+def test_a_process_local_cache_with_several_workers_is_reported_once_under_deploy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    with override_settings(**{**CONFIGURED, **PRODUCTION, "CACHES": LOCAL_MEMORY}):
+        issues = checks.run_checks(include_deployment_checks=True)
+    assert [issue.id for issue in issues if issue.id.startswith("streaming.")] == ["streaming.W004"]
+
+
+def test_deploy_checks_are_registered() -> None:
+    with (
+        override_settings(**CONFIGURED, **{**PRODUCTION, "CACHES": LOCAL_MEMORY}),
+        pytest.raises(SystemCheckError, match=r"streaming\.W004"),
+    ):
+        call_command("check", deploy=True, fail_level="WARNING")

@@ -158,3 +158,30 @@ async def test_the_metrics_page_is_off_without_a_token_and_needs_it_otherwise() 
     assert refused.status_code == 401 and b"scrape-token" not in refused.content
     assert page.status_code == 200 and page["content-type"].startswith("text/plain")
     assert b"# TYPE gateway_requests_total counter" in page.content
+
+
+@pytest.mark.anyio
+async def test_a_crash_outside_the_api_is_still_logged_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from django.http import HttpRequest
+
+    from streaming.api.error_pages import server_error_handler
+
+    response = server_error_handler(HttpRequest())
+
+    assert response.status_code == 500
+    assert not getattr(
+        response, "_has_been_logged", False
+    )  # Django's own log line (with the traceback) stays
+
+
+@pytest.mark.anyio
+async def test_the_metrics_page_answers_get_only_and_stamps_its_errors() -> None:
+    client = AsyncClient()
+    with override_settings(GATEWAY_METRICS_TOKEN="scrape-token"):
+        posted = await client.post("/metrics", headers={"authorization": "Bearer scrape-token"})
+        refused = await client.get("/metrics")
+
+    assert posted.status_code == 405 and posted["allow"] == "GET"
+    assert refused["request-id"].startswith("req_")

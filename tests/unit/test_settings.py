@@ -15,7 +15,8 @@ PROBE = (
     "import json, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({'secret': settings.SECRET_KEY, 'debug': settings.DEBUG, 'hosts': settings.ALLOWED_HOSTS, "
     "'engine': settings.DATABASES['default']['ENGINE'], 'name': str(settings.DATABASES['default']['NAME']), "
-    "'base_url': settings.OPENAI_BASE_URL, 'key': settings.OPENAI_API_KEY}))"
+    "'base_url': settings.OPENAI_BASE_URL, 'key': settings.OPENAI_API_KEY, "
+    "'generated': settings.GENERATED_SECRET_KEY_FILE and str(settings.GENERATED_SECRET_KEY_FILE)}))"
 )
 
 
@@ -37,10 +38,13 @@ def test_without_secret_key_one_is_generated_once_and_kept_beside_the_database(t
     assert first["secret"] == second["secret"] == (tmp_path / "secret_key").read_text()
     assert len(str(first["secret"])) >= 50
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert first["generated"] == second["generated"] == str(tmp_path / "secret_key")
 
 
 def test_secret_key_from_the_environment_wins(tmp_path: Path) -> None:
-    assert load_settings(tmp_path, SECRET_KEY="s3cret")["secret"] == "s3cret"
+    loaded = load_settings(tmp_path, SECRET_KEY="s3cret")
+    assert loaded["secret"] == "s3cret"
+    assert loaded["generated"] is None
     assert not (tmp_path / "secret_key").exists()
 
 

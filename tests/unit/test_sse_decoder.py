@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,3 +208,29 @@ def test_unicode_fixture_deltas_survive_any_chunking(seed: int) -> None:
 
     text = "".join(e["data"]["delta"] for e in events if e["data"]["type"] == "response.output_text.delta")
     assert text == "Grüße aus Zürich — 你好，世界！ 👋🏽 café 🇨🇭\n"  # noqa: RUF001 (the fixture's fullwidth punctuation)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"type":"response.output_text.delta","delta":"caf\\u00e9 \xe2\x98\x95","output_index":0}',
+        b'{"value": NaN, "other": -Infinity}',
+        b'{"text": "\\ud800 lone surrogate"}',
+        b'{"big": 123456789012345678901234567890, "edge": 18446744073709551616}',
+        b'{"float": 1e999}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b"not json at all",
+        b"\xff\xfe broken utf-8",
+    ],
+    ids=["plain", "nan", "surrogate", "big-int", "overflow", "deep", "text", "bad-utf8"],
+)
+def test_orjson_reads_what_json_read_exactly_the_same(data: bytes) -> None:
+    """orjson is only a faster reader: wherever it refuses or would read differently, json decides."""
+    try:
+        expected: Any = json.loads(data)
+    except (ValueError, RecursionError):
+        expected = data.decode("utf-8", "replace")
+
+    [event] = decode(b"data: " + data + b"\n\n")
+
+    assert repr(event["data"]) == repr(expected)  # repr: NaN != NaN, and ints must stay ints

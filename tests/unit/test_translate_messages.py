@@ -85,6 +85,10 @@ PDF_URL = "data:application/pdf;base64,JVBERi0x"
         (user(""), []),
         (user(IMAGE_PNG), [user_item(IMAGE_PART)]),
         (
+            user({"type": "image", "source": {**IMAGE_PNG["source"], "data": "iVBO\r\nRw0K"}}),
+            [user_item(IMAGE_PART)],
+        ),
+        (
             user({"type": "image", "source": {"type": "url", "url": "https://x.test/a.jpg"}}),
             [user_item({"type": "input_image", "image_url": "https://x.test/a.jpg", "detail": "auto"})],
         ),
@@ -139,6 +143,10 @@ def test_user_content_becomes_input_parts(message: dict[str, Any], expected: lis
         ),
         ({"source": {"type": "content", "content": "Inline."}}, [in_text("Inline.")]),
         ({"source": {"type": "content", "content": [text("a"), IMAGE_PNG]}}, [in_text("a"), IMAGE_PART]),
+        (
+            {"source": {**PDF, "data": "JVBE\nRi0x\n"}},
+            [{"type": "input_file", "file_data": PDF_URL, "filename": "document.pdf"}],
+        ),
     ],
 )
 def test_documents_become_files_or_text(document: dict[str, Any], parts: list[dict[str, Any]]) -> None:

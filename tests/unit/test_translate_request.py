@@ -92,6 +92,8 @@ def test_empty_system_sends_no_instructions(system: object) -> None:
         (REASONING, 128_000, 128_000),
         (PLAIN, 128_000, 32_768),
         (UNCAPPED, 500_000, 500_000),
+        (UNCAPPED, 2**31 - 1, 2**31 - 1),
+        (PLAIN, 2**31 - 1, 32_768),
         (REASONING, 1, 16),
     ],
 )

@@ -62,6 +62,8 @@ TOP_LEVEL_CASES = [
     (body(max_tokens="100"), "max_tokens: Input should be a valid integer"),
     (body(max_tokens=1.5), "max_tokens: Input should be a valid integer"),
     (body(max_tokens=0), "max_tokens: Input should be greater than or equal to 1"),
+    (body(max_tokens=2**31), "max_tokens: Input should be less than or equal to 2147483647"),
+    (body(max_tokens=10**30), "max_tokens: Input should be less than or equal to 2147483647"),
     (body(messages=MISSING), "messages: Field required"),
     (body(messages={}), "messages: Input should be a valid list"),
     (body(messages=[]), "messages: at least one message is required"),
@@ -82,6 +84,11 @@ TOP_LEVEL_CASES = [
     (body(temperature=True), "temperature: Input should be a valid number"),
     (body(top_p=-0.1), "top_p: Input should be between 0 and 1"),
     (body(top_k=1.5), "top_k: Input should be a valid integer"),
+    (body(top_k=10**30), "top_k: Input should be less than or equal to 2147483647"),
+    (
+        body(tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 10**30}]),
+        "tools.0.max_uses: Input should be less than or equal to 2147483647",
+    ),
     (body(stop_sequences="x"), "stop_sequences: Input should be a valid list"),
     (body(stop_sequences=["a", 3]), "stop_sequences.1: Input should be a valid string"),
     (body(stop_sequences=[""]), "stop_sequences.0: String should have at least 1 character"),
@@ -214,6 +221,63 @@ BLOCK_CASES = [
         "messages.0.content.0.source.type: 'file' sources (Anthropic Files API ids) are not supported by this gateway",
     ),
     ([user({"type": "image", "source": {"type": "url"}})], "messages.0.content.0.source.url: Field required"),
+    (
+        [user({"type": "text", "text": "x"}, image(type="url", url="file:///etc/passwd"))],
+        "messages.0.content.1.source.url: URL scheme 'file' is not allowed; only http and https URLs can be fetched",
+    ),
+    (
+        [user({"type": "document", "source": {"type": "url", "url": "http://169.254.169.254/latest"}})],
+        "messages.0.content.0.source.url: URL host '169.254.169.254' is not a public address (loopback, private, link-local or reserved)",
+    ),
+    (
+        [
+            assistant(tool_use()),
+            user(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [image(type="url", url="http://[::1]/shot.png")],
+                }
+            ),
+        ],
+        "messages.1.content.0.content.0.source.url: URL host [::1] is not a public address (loopback, private, link-local or reserved)",
+    ),
+    (
+        [
+            user(
+                {
+                    "type": "document",
+                    "source": {
+                        "type": "content",
+                        "content": [image(type="url", url="http://localhost/a.png")],
+                    },
+                }
+            )
+        ],
+        "messages.0.content.0.source.content.0.source.url: URL host 'localhost' is a local name, not a public domain",
+    ),
+    (
+        [user(image(data="not base64!"))],
+        "messages.0.content.0.source.data: Invalid base64 data: character '!' at position 10 is not in the base64 alphabet",
+    ),
+    (
+        [
+            user(
+                {
+                    "type": "document",
+                    "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0"},
+                }
+            )
+        ],
+        "messages.0.content.0.source.data: Invalid base64 data: length 7 is not a multiple of 4 (missing '=' padding?)",
+    ),
+    (
+        [
+            assistant(tool_use()),
+            user({"type": "tool_result", "tool_use_id": "toolu_1", "content": [image(data="a-b_")]}),
+        ],
+        "messages.1.content.0.content.0.source.data: Invalid base64 data: URL-safe base64 ('-' and '_') is not accepted; use the standard alphabet ('+' and '/')",
+    ),
     (
         [user({"type": "document", "source": {"type": "base64", "media_type": "text/html", "data": "AA=="}})],
         "messages.0.content.0.source.media_type: Input should be 'application/pdf'",

@@ -316,6 +316,15 @@ async def test_healthz() -> None:
     assert json.loads(response.content) == {"status": "ok"}
 
 
+@pytest.mark.parametrize("method", ["post", "put", "delete", "patch", "trace"])
+async def test_healthz_answers_other_methods_405_in_the_envelope(method: str) -> None:
+    """Found by the contract fuzzer: ``TRACE /healthz`` answered 200 where docs/openapi.yaml says GET only."""
+    response = await AsyncClient().generic(method.upper(), "/healthz")
+
+    assert_envelope(response, 405, "invalid_request_error")
+    assert response["Allow"] == "GET, HEAD"
+
+
 # -- nothing ever escapes the envelope ----------------------------------------------------------------
 
 json_values = st.recursive(
