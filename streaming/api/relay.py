@@ -5,7 +5,8 @@ read before the 200 goes out, so a stream whose very first event is an error bec
 After that, ``Relay.write_to`` is one loop in the response's own task: read the upstream, translate
 every event that read completed, write the frames to the client in one ASGI message, read again. That
 is what a bare pass-through proxy does per read, and the client's pace throttles the upstream reads
-(``send`` waits while the client is slow). While the upstream is silent the client gets an Anthropic
+(``send`` waits while the client is slow). Reads that complete without waiting (a burst the upstream
+sent at once) are translated first and written together, before the next read that has to wait. While the upstream is silent the client gets an Anthropic
 ``ping`` every ``PING_INTERVAL`` seconds from a re-armed timer, so idle timers (proxies, Claude Code)
 don't fire. When the client goes away its task is cancelled: the ``finally`` closes the upstream at once
 and completes the request's outcome.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, Protocol
 
 from django.http import StreamingHttpResponse
@@ -87,6 +88,8 @@ def translate_batch(translator: Translator, batch: list[SSEEvent]) -> bytes:
 EOF_GRACE_SECONDS = 0.5
 # Writes the iterator adapter (stock Django) may hold for a slow client before the relay waits.
 QUEUED_WRITES = 16
+# Reads that completed without waiting are written together, but never more than this many at once.
+FLUSH_READS = 256
 
 
 async def read_to_eof(batches: AsyncGenerator[list[SSEEvent], None]) -> None:
@@ -165,19 +168,20 @@ class Relay:
             outcome.first_byte()
             if self.first:
                 await send(self.first)
+            pending: list[bytes] = []  # translated from reads that completed without waiting, not yet written
             try:
                 while not translator.done:
-                    try:
-                        batch = await anext(batches)
-                    except StopAsyncIteration:
-                        frames = translator.finish()
-                    else:
-                        chunk = translate_batch(translator, batch)
-                        if chunk:
-                            await send(chunk)
-                        continue
-                    if frames:
-                        await send(b"".join(frames))
+                    batch = await self._read(pending, send)
+                    if batch is None:
+                        pending += translator.finish()
+                    elif chunk := translate_batch(translator, batch):
+                        pending.append(chunk)
+                        if len(pending) >= FLUSH_READS:
+                            await send(b"".join(pending))
+                            pending.clear()
+                if pending:
+                    await send(b"".join(pending))
+                    pending.clear()
                 if translator.upstream_finished:
                     await read_to_eof(batches)
             except asyncio.CancelledError:
@@ -186,13 +190,13 @@ class Relay:
                 task.uncancel()
                 # The server is stopping: stop reading, end with one error frame after the last whole one.
                 outcome.cause = "shutdown"
-                await send(b"".join(translator.fail(draining.shutdown_error())))
+                await send(b"".join([*pending, *translator.fail(draining.shutdown_error())]))
             except Exception as exc:
                 # Upstream failures and anything unexpected after the 200 went out: an ``event: error`` frame.
                 if translator.done:
                     raise
                 outcome.cause = failure_cause(exc)
-                await send(b"".join(translator.fail(client_error(exc))))
+                await send(b"".join([*pending, *translator.fail(client_error(exc))]))
             client_gone = False
         finally:
             timer.cancel()
@@ -203,6 +207,35 @@ class Relay:
                     await pinging
             await batches.aclose()
             _complete(outcome, translator, client_gone=client_gone)
+
+    async def _read(self, pending: list[bytes], send: Write) -> list[SSEEvent] | None:
+        """The next upstream read (None at its end). When that read has to wait for the network, what is
+        ``pending`` is written first; a read that completes at once (the events were already received)
+        leaves it pending, so a burst of events goes out in one write, not one write per event.
+
+        Whether a read will wait is known only by running it: it is stepped by hand up to its first
+        suspension (``_Rest`` then awaits the remainder as the task itself would).
+        """
+        step: Any = anext(self.batches)
+        try:
+            yielded = step.send(None)
+        except StopIteration as done:
+            batch: list[SSEEvent] = done.value
+            return batch
+        except StopAsyncIteration:
+            return None
+        if pending:
+            try:
+                await send(b"".join(pending))
+            except BaseException as exc:
+                await _abandon(step, exc)
+                raise
+            pending.clear()
+        try:
+            rest: list[SSEEvent] = await _Rest(step, yielded)
+        except StopAsyncIteration:
+            return None
+        return rest
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         """The stream as an async iterator of client writes, for Django's stock handler.
@@ -229,6 +262,45 @@ class Relay:
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
+
+
+class _Rest:
+    """Awaits the rest of a coroutine that was run by hand up to its first suspension.
+
+    ``first`` is what it yielded there (the future it waits on); from then on every value, result and
+    exception passes through unchanged, exactly as in ``await coroutine``.
+    """
+
+    __slots__ = ("coroutine", "first")
+
+    def __init__(self, coroutine: Any, first: Any) -> None:
+        self.coroutine, self.first = coroutine, first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine, value = self.coroutine, self.first
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # the task's cancellation, into the read
+                try:
+                    value = coroutine.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coroutine.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _abandon(step: Any, exc: BaseException) -> None:
+    """End a read stepped up to its first suspension, with ``exc`` (a cancellation), letting it clean up."""
+    try:
+        yielded = step.throw(exc)
+    except BaseException:
+        return
+    with contextlib.suppress(BaseException):
+        await _Rest(step, yielded)
 
 
 def relay(

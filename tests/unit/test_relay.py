@@ -98,13 +98,13 @@ async def test_all_events_of_one_read_go_out_in_one_write() -> None:
     assert upstream.closed
 
 
-async def test_each_upstream_read_is_one_write_in_order() -> None:
-    upstream = Upstream(["a"], ["b"], ["stop"])
+async def test_reads_that_complete_at_once_go_out_together_and_a_waiting_read_sends_them_first() -> None:
+    upstream = Upstream(["a"], ["b"], 0.05, ["c"], 0.05, ["stop"])
     chunks = await collect(upstream, events("0"))
     assert chunks == [
         b"event: echo\ndata: 0\n\n",
-        b"event: echo\ndata: a\n\n",
-        b"event: echo\ndata: b\n\n",
+        b"event: echo\ndata: a\n\nevent: echo\ndata: b\n\n",
+        b"event: echo\ndata: c\n\n",
         b"event: echo\ndata: stop\n\n",
     ]
 
@@ -166,6 +166,7 @@ async def test_a_slow_client_makes_the_relay_wait_instead_of_reading_on() -> Non
 
     async def batches() -> AsyncGenerator[list[Any], None]:
         for n in range(50):
+            await asyncio.sleep(0.001)  # each read waits for the network
             read.append(n)
             yield [{"event": "message", "data": "x" * 60}]
 
@@ -202,8 +203,8 @@ def direct(upstream: Upstream, first: bytes, outcome: Outcome | None = None, pin
     )
 
 
-async def test_written_straight_to_asgi_each_read_is_one_body_message_with_more_to_come() -> None:
-    upstream = Upstream(["a", "b"], ["stop"])
+async def test_written_straight_to_asgi_each_waiting_read_is_one_body_message_with_more_to_come() -> None:
+    upstream = Upstream(0.01, ["a", "b"], 0.01, ["stop"])
     client = Client()
 
     await direct(upstream, events("0")).write_to(client.send)
@@ -224,6 +225,7 @@ async def test_written_straight_the_clients_pace_throttles_the_upstream_reads() 
 
     async def batches() -> AsyncGenerator[list[Any], None]:
         for item in ("a", "b", "c", "stop"):
+            await asyncio.sleep(0.001)  # each read waits for the network
             read.append(time.monotonic())
             yield [{"event": "message", "data": item}]
 
@@ -251,8 +253,9 @@ async def test_written_straight_an_upstream_failure_is_one_error_frame() -> None
 
     await direct(Upstream(["a"], OverloadedError("upstream unreachable")), events("0")).write_to(client.send)
 
-    assert client.bodies[-1].startswith(b"event: error\n")
-    assert b"".join(client.bodies).count(b"event: error") == 1
+    stream = b"".join(client.bodies)
+    assert stream.startswith(b"event: echo\ndata: 0\n\nevent: echo\ndata: a\n\nevent: error\n")
+    assert stream.count(b"event: error") == 1 and stream.endswith(b'upstream unreachable"}}\n\n')
 
 
 async def test_written_straight_a_client_leaving_closes_the_upstream_and_is_client_gone() -> None:
@@ -465,3 +468,26 @@ async def test_written_straight_the_end_of_the_shutdown_grace_ends_the_stream_wi
 
     assert client.bodies[-1].startswith(b"event: error\n") and b"restarting" in client.bodies[-1]
     assert upstream.closed and outcome.cause == "shutdown"
+
+
+async def test_a_client_leaving_while_a_burst_is_written_still_closes_the_read_it_stepped_into() -> None:
+    """The flush before a waiting read is cancelled: that read, run up to its wait, is ended cleanly."""
+    upstream = Upstream(["a"], ["b"], 30.0, ["never"])
+    outcome = Outcome("messages")
+    client = Client()
+    flushing = asyncio.Event()
+
+    async def slow_second_write(message: dict[str, Any]) -> None:
+        if client.messages:
+            flushing.set()
+            await asyncio.sleep(30)
+        client.messages.append(message)
+
+    writing = asyncio.ensure_future(direct(upstream, events("0"), outcome).write_to(slow_second_write))
+    await asyncio.wait_for(flushing.wait(), 2)
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+
+    assert upstream.closed and outcome.cause == "client_gone"
+    assert client.bodies == [b"event: echo\ndata: 0\n\n"]
