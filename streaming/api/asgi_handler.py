@@ -16,12 +16,15 @@ thread. So this handler:
   here are the same cheap ones, with nothing to close);
 - calls Django's ``log_response`` directly (the API marks its responses as logged: the request log has
   them);
+- lets an event stream's relay write it straight to the ASGI ``send`` (``Relay.write_to``), where Django
+  would iterate it: one task reads the upstream and writes the client, as a pass-through proxy does;
 - keeps everything else: the body read, the race between the view and the client's disconnect, Django's
   middleware chain (``GATEWAY_API_MIDDLEWARE``, async-capable only) and its URL resolution.
 
 What this relies on in Django 5.2's ``ASGIHandler``/``BaseHandler`` (pinned by
 ``tests/unit/test_asgi_handler.py``): ``read_body``, ``create_request``, ``run_get_response``,
-``send_response`` and ``listen_for_disconnect`` with their 5.2 signatures, ``_middleware_chain``, and the
+``send_response`` (which ``run_get_response``'s caller awaits) and ``listen_for_disconnect`` with their
+5.2 signatures, ``_middleware_chain``, and the
 ``load_middleware`` contract below. A project that also serves Django's admin uses the stock handler for it
 (``gateway/asgi.py``), whose middleware hops threads by design.
 """
@@ -42,6 +45,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
+from streaming.api.relay import EventStreamResponse
 from streaming.conf import gateway_settings
 
 
@@ -121,6 +125,19 @@ class APIHandler(ASGIHandler):
         if not processor.cancelled() and processor.exception() is None:
             processor.result().close()  # in the loop: request_finished's receivers have nothing to close here
         body_file.close()
+
+    async def send_response(self, response: HttpResponseBase, send: Any) -> None:
+        """An event stream is written by its relay in this task (no iterator, no hand-off per read)."""
+        if not isinstance(response, EventStreamResponse):
+            await super().send_response(response, send)
+            return
+        headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
+        headers += [
+            (b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values()
+        ]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await response.claim().write_to(send)
+        await send({"type": "http.response.body"})
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         set_urlconf(settings.ROOT_URLCONF)

@@ -2,11 +2,18 @@
 
 The relay owns all of a stream's translation. ``start_relay`` reads and translates the upstream's first
 read before the 200 goes out, so a stream whose very first event is an error becomes a plain HTTP error.
-After that, each upstream read becomes at most one write to the client: all the events that read
-produced are translated and joined, never held back. While the upstream is silent the client gets an
-Anthropic ``ping`` every ``PING_INTERVAL`` seconds so idle timers (proxies, Claude Code) don't fire.
-When the client goes away Django cancels the response task and closes this generator: the ``finally``
-closes the upstream request at once and completes the request's outcome.
+After that, ``Relay.write_to`` is one loop in the response's own task: read the upstream, translate
+every event that read completed, write the frames to the client in one ASGI message, read again. That
+is what a bare pass-through proxy does per read, and the client's pace throttles the upstream reads
+(``send`` waits while the client is slow). Reads that complete without waiting (a burst the upstream
+sent at once) are translated first and written together, before the next read that has to wait. While the upstream is silent the client gets an Anthropic
+``ping`` every ``PING_INTERVAL`` seconds from a re-armed timer, so idle timers (proxies, Claude Code)
+don't fire. When the client goes away its task is cancelled: the ``finally`` closes the upstream at once
+and completes the request's outcome.
+
+The gateway's own handler (``api/asgi_handler.py``) calls ``write_to`` with the ASGI ``send``. Under
+Django's stock handler (a host site) the response is an async iterator instead: the same loop runs in a
+task of its own and hands its writes to the iterator through a short queue.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, Protocol
 
 from django.http import StreamingHttpResponse
@@ -27,6 +34,8 @@ from streaming.outcome import Outcome
 from streaming.translate.frames import PING
 from streaming.translate.types import StopReason, Usage
 from streaming.transport import SSEEvent
+
+Write = Callable[[bytes], Awaitable[None]]
 
 
 class Translator(Protocol):
@@ -65,40 +74,6 @@ class UpstreamStream(Protocol):
     async def aclose(self) -> None: ...
 
 
-class EventStreamResponse(StreamingHttpResponse):
-    """A ``text/event-stream`` response whose async iterator Django consumes directly.
-
-    Django's ``StreamingHttpResponse.__aiter__`` wraps the content in two more async generators and does
-    not close it explicitly; handing Django our generator lets its ``aclosing()`` close it (and so the
-    upstream) the moment the client disconnects. A response dropped before Django began to iterate it
-    (the client left between the view and the first write) runs ``abandoned`` on its loop instead.
-    """
-
-    def __init__(self, content: AsyncIterator[bytes], *, abandoned: Any = None, **kwargs: Any) -> None:
-        super().__init__(content, content_type="text/event-stream; charset=utf-8", **kwargs)
-        self["Cache-Control"] = "no-cache"
-        self["X-Accel-Buffering"] = "no"
-        self._abandoned = (
-            weakref.finalize(self, _run_on_loop, asyncio.get_running_loop(), abandoned)
-            if abandoned is not None
-            else None
-        )
-
-    _iterator: AsyncIterator[bytes]  # set by Django's streaming_content setter; absent from django-stubs
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._abandoned is not None:
-            self._abandoned.detach()  # iterated from now on: the generator's own ``finally`` cleans up
-        iterator: AsyncIterator[bytes] = self._iterator
-        return iterator
-
-
-def _run_on_loop(loop: asyncio.AbstractEventLoop, cleanup: Any) -> None:
-    """Schedule ``cleanup()`` (a coroutine function) on ``loop``, from whatever thread collects garbage."""
-    if not loop.is_closed():
-        loop.call_soon_threadsafe(lambda: loop.create_task(cleanup()))
-
-
 def translate_batch(translator: Translator, batch: list[SSEEvent]) -> bytes:
     """The client bytes for one upstream read: every event it produced, joined for one write."""
     frames: list[bytes] = []
@@ -109,12 +84,12 @@ def translate_batch(translator: Translator, batch: list[SSEEvent]) -> bytes:
     return b"".join(frames)
 
 
-# Why the relay's writer wakes up.
-_DATA, _PING, _SHUTDOWN = "data", "ping", "shutdown"
-# Translated bytes buffered for a slow client before the upstream reader waits for it to catch up.
-HIGH_WATER_BYTES = 1 << 20
 # After the upstream's terminal event, how long to wait for its EOF (normally already there).
 EOF_GRACE_SECONDS = 0.5
+# Writes the iterator adapter (stock Django) may hold for a slow client before the relay waits.
+QUEUED_WRITES = 16
+# Reads that completed without waiting are written together, but never more than this many at once.
+FLUSH_READS = 256
 
 
 async def read_to_eof(batches: AsyncGenerator[list[SSEEvent], None]) -> None:
@@ -126,6 +101,259 @@ async def read_to_eof(batches: AsyncGenerator[list[SSEEvent], None]) -> None:
         async with asyncio.timeout(EOF_GRACE_SECONDS):
             async for _ in batches:
                 pass
+
+
+class Relay:
+    """One stream from its first translated read to its end; run once, by ``write_to`` or by iterating."""
+
+    def __init__(
+        self,
+        first: bytes,
+        batches: AsyncGenerator[list[SSEEvent], None],
+        translator: Translator,
+        outcome: Outcome,
+        *,
+        ping_interval: float,
+    ) -> None:
+        self.first = first
+        self.batches = batches
+        self.translator = translator
+        self.outcome = outcome
+        self.ping_interval = ping_interval
+
+    async def write_to(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Relay the stream as ASGI ``http.response.body`` messages (``more_body``; the caller ends it)."""
+
+        async def write(chunk: bytes) -> None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        await self.run(write)
+
+    async def run(self, write: Write) -> None:
+        """The relay loop: every client write goes through ``write``, one at a time."""
+        loop = asyncio.get_running_loop()
+        translator, batches, outcome = self.translator, self.batches, self.outcome
+        task = asyncio.current_task()
+        lock = asyncio.Lock()  # a ping from the timer and a read's frames never interleave
+        last_write = loop.time()
+        pinging: asyncio.Task[None] | None = None
+        ending = False
+        client_gone = True  # until the loop returns normally
+        timer: asyncio.TimerHandle  # armed below, once on_timer exists
+
+        async def send(chunk: bytes) -> None:
+            nonlocal last_write
+            async with lock:
+                await write(chunk)
+            last_write = loop.time()
+
+        def on_timer() -> None:
+            nonlocal timer, pinging
+            due = last_write + self.ping_interval
+            if loop.time() >= due:
+                if not lock.locked() and (pinging is None or pinging.done()):
+                    pinging = loop.create_task(send(PING))
+                due = loop.time() + self.ping_interval
+            timer = loop.call_at(due, on_timer)
+
+        def on_shutdown() -> None:
+            nonlocal ending
+            ending = True
+            if task is not None:
+                task.cancel()
+
+        timer = loop.call_at(last_write + self.ping_interval, on_timer)
+        forget_shutdown = draining.on_end(on_shutdown)
+        try:
+            outcome.first_byte()
+            if self.first:
+                await send(self.first)
+            pending: list[bytes] = []  # translated from reads that completed without waiting, not yet written
+            try:
+                while not translator.done:
+                    batch = await self._read(pending, send)
+                    if batch is None:
+                        pending += translator.finish()
+                    elif chunk := translate_batch(translator, batch):
+                        pending.append(chunk)
+                        if len(pending) >= FLUSH_READS:
+                            await send(b"".join(pending))
+                            pending.clear()
+                if pending:
+                    await send(b"".join(pending))
+                    pending.clear()
+                if translator.upstream_finished:
+                    await read_to_eof(batches)
+            except asyncio.CancelledError:
+                if not ending or task is None:
+                    raise  # the client left (Django cancels the response task) or the server gave up
+                task.uncancel()
+                # The server is stopping: stop reading, end with one error frame after the last whole one.
+                outcome.cause = "shutdown"
+                await send(b"".join([*pending, *translator.fail(draining.shutdown_error())]))
+            except Exception as exc:
+                # Upstream failures and anything unexpected after the 200 went out: an ``event: error`` frame.
+                if translator.done:
+                    raise
+                outcome.cause = failure_cause(exc)
+                await send(b"".join([*pending, *translator.fail(client_error(exc))]))
+            client_gone = False
+        finally:
+            timer.cancel()
+            forget_shutdown()
+            if pinging is not None and not pinging.done():
+                pinging.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pinging
+            await batches.aclose()
+            _complete(outcome, translator, client_gone=client_gone)
+
+    async def _read(self, pending: list[bytes], send: Write) -> list[SSEEvent] | None:
+        """The next upstream read (None at its end). When that read has to wait for the network, what is
+        ``pending`` is written first; a read that completes at once (the events were already received)
+        leaves it pending, so a burst of events goes out in one write, not one write per event.
+
+        Whether a read will wait is known only by running it: it is stepped by hand up to its first
+        suspension (``_Rest`` then awaits the remainder as the task itself would).
+        """
+        step: Any = anext(self.batches)
+        try:
+            yielded = step.send(None)
+        except StopIteration as done:
+            batch: list[SSEEvent] = done.value
+            return batch
+        except StopAsyncIteration:
+            return None
+        if pending:
+            try:
+                await send(b"".join(pending))
+            except BaseException as exc:
+                await _abandon(step, exc)
+                raise
+            pending.clear()
+        try:
+            rest: list[SSEEvent] = await _Rest(step, yielded)
+        except StopAsyncIteration:
+            return None
+        return rest
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        """The stream as an async iterator of client writes, for Django's stock handler.
+
+        The loop runs in a task of its own; a slow client makes it wait once ``QUEUED_WRITES`` writes are
+        queued. Closing the iterator (the client left) cancels the task, which closes the upstream.
+        """
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUED_WRITES)
+
+        async def run() -> None:
+            try:
+                await self.run(queue.put)
+            finally:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(None)
+
+        runner = asyncio.get_running_loop().create_task(run())
+        try:
+            while (chunk := await queue.get()) is not None:
+                yield chunk
+            await runner  # its exceptions, if any, are the handler's business
+        finally:
+            if not runner.done():
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+
+
+class _Rest:
+    """Awaits the rest of a coroutine that was run by hand up to its first suspension.
+
+    ``first`` is what it yielded there (the future it waits on); from then on every value, result and
+    exception passes through unchanged, exactly as in ``await coroutine``.
+    """
+
+    __slots__ = ("coroutine", "first")
+
+    def __init__(self, coroutine: Any, first: Any) -> None:
+        self.coroutine, self.first = coroutine, first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine, value = self.coroutine, self.first
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # the task's cancellation, into the read
+                try:
+                    value = coroutine.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coroutine.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _abandon(step: Any, exc: BaseException) -> None:
+    """End a read stepped up to its first suspension, with ``exc`` (a cancellation), letting it clean up."""
+    try:
+        yielded = step.throw(exc)
+    except BaseException:
+        return
+    with contextlib.suppress(BaseException):
+        await _Rest(step, yielded)
+
+
+def relay(
+    first: bytes,
+    batches: AsyncGenerator[list[SSEEvent], None],
+    translator: Translator,
+    outcome: Outcome,
+    *,
+    ping_interval: float,
+) -> AsyncIterator[bytes]:
+    """The client-bound bytes of a stream whose first read was translated into ``first`` (an iterator)."""
+    return Relay(first, batches, translator, outcome, ping_interval=ping_interval).__aiter__()
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """A ``text/event-stream`` response carrying its ``Relay``.
+
+    The gateway's handler writes it with ``write_to`` (no iterator, no second task). Django's stock
+    handler iterates it: ``__aiter__`` hands Django the relay's iterator itself, so Django's ``aclosing()``
+    closes it (and so the upstream) the moment the client disconnects. A response dropped before either
+    began (the client left between the view and the first write) runs ``abandoned`` on its loop instead.
+    """
+
+    _iterator: AsyncIterator[bytes]  # set by Django's streaming_content setter; absent from django-stubs
+
+    def __init__(self, stream: Relay, *, abandoned: Callable[[], Awaitable[None]] | None = None) -> None:
+        # Django takes ``aiter(stream)`` now (an iterator not started yet): ``is_async``, and what its test
+        # client's ``streaming_content`` reads.
+        super().__init__(stream, content_type="text/event-stream; charset=utf-8")
+        self["Cache-Control"] = "no-cache"
+        self["X-Accel-Buffering"] = "no"
+        self.relay = stream
+        self._abandoned = (
+            weakref.finalize(self, _run_on_loop, asyncio.get_running_loop(), abandoned)
+            if abandoned is not None
+            else None
+        )
+
+    def claim(self) -> Relay:
+        """The relay, for the one caller that will run it (its ``finally`` cleans up from now on)."""
+        if self._abandoned is not None:
+            self._abandoned.detach()
+        return self.relay
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self.claim()
+        return self._iterator
+
+
+def _run_on_loop(loop: asyncio.AbstractEventLoop, cleanup: Any) -> None:
+    """Schedule ``cleanup()`` (a coroutine function) on ``loop``, from whatever thread collects garbage."""
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(lambda: loop.create_task(cleanup()))
 
 
 def _complete(outcome: Outcome, translator: Translator, *, client_gone: bool) -> None:
@@ -164,7 +392,6 @@ async def start_relay(
         await batches.aclose()
         await stream.aclose()
         raise
-
     metrics.stream_opened()
 
     async def abandoned() -> None:
@@ -173,125 +400,5 @@ async def start_relay(
         _complete(outcome, translator, client_gone=True)
 
     return EventStreamResponse(
-        relay(first, batches, translator, outcome, ping_interval=ping_interval), abandoned=abandoned
+        Relay(first, batches, translator, outcome, ping_interval=ping_interval), abandoned=abandoned
     )
-
-
-async def relay(
-    first: bytes,
-    batches: AsyncGenerator[list[SSEEvent], None],
-    translator: Translator,
-    outcome: Outcome,
-    *,
-    ping_interval: float,
-) -> AsyncIterator[bytes]:
-    """Client-bound SSE bytes, starting with ``first`` (the translated first upstream read).
-
-    One reader task pulls upstream reads and translates them into a buffer; this generator hands the
-    buffer to Django whenever it is not empty (several reads join into one write when the client is the
-    slower side). Pings come from one timer that is re-armed for "last write + interval", so a busy stream
-    costs no timer or task per read.
-    """
-    loop = asyncio.get_running_loop()
-    buffer: list[bytes] = []
-    buffered = 0
-    finished = False
-    waiter: asyncio.Future[str] | None = None
-    ending = False  # the server's shutdown grace period ended
-    drained = asyncio.Event()
-    last_write = loop.time()
-    client_gone = True  # until the generator returns normally
-
-    timer: asyncio.TimerHandle  # assigned below, once on_timer exists
-
-    def wake(why: str) -> None:
-        if waiter is not None and not waiter.done():
-            waiter.set_result(why)
-
-    def on_timer() -> None:
-        nonlocal timer
-        due = last_write + ping_interval
-        if loop.time() >= due:
-            wake(_PING)
-            due = loop.time() + ping_interval
-        timer = loop.call_at(due, on_timer)
-
-    def on_shutdown() -> None:
-        nonlocal ending
-        ending = True
-        wake(_SHUTDOWN)
-
-    async def read_upstream() -> None:
-        nonlocal buffered, finished
-        try:
-            async for batch in batches:
-                if chunk := translate_batch(translator, batch):
-                    buffer.append(chunk)
-                    buffered += len(chunk)
-                    wake(_DATA)
-                    if buffered > HIGH_WATER_BYTES:
-                        drained.clear()
-                        await drained.wait()
-                if translator.done:
-                    if translator.upstream_finished:
-                        await read_to_eof(batches)
-                    return
-            buffer.extend(translator.finish())
-        except Exception as exc:
-            # Upstream failures and anything unexpected after the 200 went out: an ``event: error`` frame.
-            if not translator.done:
-                outcome.cause = failure_cause(exc)
-                buffer.extend(translator.fail(client_error(exc)))
-        finally:
-            finished = True
-            wake(_DATA)
-
-    reader: asyncio.Task[None] | None = None
-    timer = loop.call_at(last_write + ping_interval, on_timer)
-    forget_shutdown = draining.on_end(on_shutdown)
-    try:
-        outcome.first_byte()
-        if first:
-            yield first
-        if translator.done:
-            if translator.upstream_finished:
-                await read_to_eof(batches)
-            client_gone = False
-            return
-        reader = loop.create_task(read_upstream())
-        while True:
-            if buffer:
-                chunk = b"".join(buffer)
-                buffer.clear()
-                buffered = 0
-                drained.set()
-                last_write = loop.time()
-                yield chunk
-                continue
-            if finished:
-                client_gone = False
-                return
-            if ending:
-                # The server is stopping: stop reading, end with one error frame after the last whole one.
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
-                outcome.cause = "shutdown"
-                buffer.extend(translator.fail(draining.shutdown_error()))
-                finished = True
-                continue
-            waiter = loop.create_future()
-            why = await waiter
-            waiter = None
-            if why == _PING and not buffer:
-                last_write = loop.time()
-                yield PING
-    finally:
-        timer.cancel()
-        forget_shutdown()
-        if reader is not None and not reader.done():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-        await batches.aclose()
-        _complete(outcome, translator, client_gone=client_gone)

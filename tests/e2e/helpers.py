@@ -361,20 +361,25 @@ def launch_gateway(
     extra: Mapping[str, str] | None = None,
     app: str = "gateway.asgi:application",
     health_path: str = "/healthz",
+    cwd: Path = REPO_ROOT,
 ) -> Gateway:
-    """A gateway on a fresh data dir: its own upstream key, migrated database and client key, started."""
+    """A gateway on a fresh data dir: its own upstream key, migrated database and client key, started.
+
+    ``cwd``: the checkout to run it from (this one by default; the benchmark's ``--baseline`` is another).
+    """
     upstream_key = "sk-test-" + secrets.token_hex(16)
     env = gateway_env(data_dir=data_dir, upstream_url=upstream_url, upstream_key=upstream_key, extra=extra)
-    manage(["migrate", "--noinput", "-v", "0"], env)
+    manage(["migrate", "--noinput", "-v", "0"], env, cwd=cwd)
     return start_gateway(
         name,
         env=env,
-        client_key=create_client_key(env, name),
+        client_key=create_client_key(env, name, cwd=cwd),
         upstream_key=upstream_key,
         data_dir=data_dir,
         log_path=data_dir / f"{name}.log",
         app=app,
         health_path=health_path,
+        cwd=cwd,
     )
 
 

@@ -2,9 +2,9 @@
 
 End-to-end tests point ``OPENAI_BASE_URL`` at ``FakeUpstream.url`` and script, per test and per path, what
 the next requests get: a replayed fixture stream, JSON, an error status, a stall, a dropped connection, a
-slow endless stream, or a stream held open until the test cuts it (``held``, ``cut_held``). Real sockets
-(keep-alive, chunked transfer encoding, TCP_NODELAY) so the gateway's pooled httpx client, timeouts and
-disconnect handling are exercised for real. Stdlib only.
+slow endless stream, a stream held open until the test cuts it (``held``, ``cut_held``) or one paused until
+the test lets it finish (``paused``). Real sockets (keep-alive, chunked transfer encoding, TCP_NODELAY) so
+the gateway's pooled httpx client, timeouts and disconnect handling are exercised for real. Stdlib only.
 
     with FakeUpstream() as upstream:
         upstream.enqueue(replay("text_simple"))
@@ -96,6 +96,7 @@ __all__ = [
     "message_item_events",
     "new_id",
     "output_text_part",
+    "paused",
     "raw_stream",
     "reasoning_item",
     "reasoning_item_events",
@@ -124,6 +125,7 @@ INPUT_TOKENS_PATH = "/v1/responses/input_tokens"
 
 _POLL_SLICE = 0.1  # longest single poll() wait; stop() also wakes waiters by shutting their sockets
 _HOLD_POLL = 0.005  # how often a held stream looks for its cut: cut_held() returns within a few ms
+_STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 _EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\r\n\r\n)|(?<=\r\r)")
 
 
@@ -190,6 +192,12 @@ class Exchange:
         if data:
             frame = b"%x\r\n%s\r\n" % (len(data), data)
             self._write_guarded(lambda: self._handler.wfile.write(frame))
+
+    def send_chunks(self, chunks: Iterable[bytes]) -> None:
+        """Several chunks in one socket write: the client reads them together."""
+        frames = b"".join(b"%x\r\n%s\r\n" % (len(data), data) for data in chunks if data)
+        if frames:
+            self._write_guarded(lambda: self._handler.wfile.write(frames))
 
     def end_chunks(self) -> None:
         self._write_guarded(lambda: self._handler.wfile.write(b"0\r\n\r\n"))
@@ -308,12 +316,15 @@ class _Stream(Behaviour):
     ending: str = "end"  # "end" (terminating chunk), "drop" (FIN mid-body), "reset" (RST mid-body)
     stall: float = 0.0  # silence after the chunks, before the ending
     headers: dict[str, str] = field(default_factory=dict)
+    together: bool = False  # every chunk in one socket write (no delay)
     streaming = True
 
     def serve(self, exchange: Exchange) -> None:
-        headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
-        exchange.send_head(self.status, {**headers, **self.headers}, chunked=True)
-        for index, chunk in enumerate(self.chunks()):
+        exchange.send_head(self.status, {**_STREAM_HEADERS, **self.headers}, chunked=True)
+        if self.together:
+            exchange.check_alive()
+            exchange.send_chunks(self.chunks())
+        for index, chunk in enumerate(() if self.together else self.chunks()):
             if self.delay and index:
                 exchange.wait(self.delay)
             else:
@@ -325,6 +336,26 @@ class _Stream(Behaviour):
             exchange.end_chunks()
         else:
             exchange.abort(reset=self.ending == "reset")
+
+
+@dataclass(frozen=True)
+class _Paused(Behaviour):
+    """Chunked stream: ``before``, then open and silent until ``release`` is set, then ``after`` and the end."""
+
+    before: list[bytes]
+    after: list[bytes]
+    release: threading.Event
+    streaming = True
+
+    def serve(self, exchange: Exchange) -> None:
+        exchange.send_head(200, dict(_STREAM_HEADERS), chunked=True)
+        for chunk in self.before:
+            exchange.send_chunk(chunk)
+        while not self.release.is_set():
+            exchange.wait(_POLL_SLICE)
+        for chunk in self.after:
+            exchange.send_chunk(chunk)
+        exchange.end_chunks()
 
 
 @dataclass(frozen=True)
@@ -349,8 +380,7 @@ class _Held(Behaviour):
 
     def serve(self, exchange: Exchange) -> None:
         exchange.mark_held()
-        headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
-        exchange.send_head(200, headers, chunked=True)
+        exchange.send_head(200, dict(_STREAM_HEADERS), chunked=True)
         for chunk in self.chunks:
             exchange.send_chunk(chunk)
         exchange.abort(reset=exchange.hold() == "reset")
@@ -433,11 +463,20 @@ def sse_events(
 
 
 def raw_stream(
-    chunks: Iterable[bytes], *, delay: float = 0.0, status: int = 200, ending: str = "end"
+    chunks: Iterable[bytes],
+    *,
+    delay: float = 0.0,
+    status: int = 200,
+    ending: str = "end",
+    together: bool = False,
 ) -> Behaviour:
-    """Exactly these chunks (each one HTTP chunk), then ``ending``: "end", "drop" or "reset"."""
+    """Exactly these chunks (each one HTTP chunk), then ``ending``: "end", "drop" or "reset".
+
+    ``together`` writes them all to the socket at once, so the client reads many chunks per read, as from
+    a fast upstream whose events pile up in the socket buffer.
+    """
     frozen = list(chunks)
-    return _Stream(lambda: frozen, delay=delay, status=status, ending=ending)
+    return _Stream(lambda: frozen, delay=delay, status=status, ending=ending, together=together)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Behaviour:
@@ -493,6 +532,16 @@ def held(after: bytes | str = b"") -> Behaviour:
     """
     data = fixture_bytes(after) if isinstance(after, str) else after
     return _Held(tuple(split_events(data)))
+
+
+def paused(before: Iterable[bytes], release: threading.Event, after: Iterable[bytes] = ()) -> Behaviour:
+    """Send ``before`` (each one chunk), pause until ``release`` is set, then send ``after`` and end.
+
+    Unlike ``held`` the stream finishes normally: for many streams open at once that then complete (the
+    benchmark's memory figure), and for timing a client's hang-up (``disconnects``): while paused, the
+    fake notices a closed connection within a select() wake-up.
+    """
+    return _Paused(list(before), list(after), release)
 
 
 def slow_stream(

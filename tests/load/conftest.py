@@ -34,12 +34,14 @@ _log_offsets = pytest.StashKey[dict[str, int]]()
 _running: list[LoadGateways] = []
 
 
-@pytest.fixture(autouse=True)
-def _fresh_upstream(request: pytest.FixtureRequest, load_gateways: LoadGateways) -> None:
+@pytest.fixture
+def load_run(request: pytest.FixtureRequest, load_gateways: LoadGateways) -> LoadGateways:
+    """The session's load gateways, the fake upstream emptied and the gateways' logs marked for this test."""
     load_gateways.fake.reset()
     request.node.stash[_log_offsets] = {
         name: gateway.log_size() for name, gateway in load_gateways.running.items()
     }
+    return load_gateways
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -57,23 +59,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def streams(load_gateways: LoadGateways) -> Target:
-    return load_gateways.target("streams")
+def streams(load_run: LoadGateways) -> Target:
+    return load_run.target("streams")
 
 
 @pytest.fixture
-def small_pool(load_gateways: LoadGateways) -> Target:
-    return load_gateways.target("small-pool")
+def small_pool(load_run: LoadGateways) -> Target:
+    return load_run.target("small-pool")
 
 
 @pytest.fixture
-def flood(load_gateways: LoadGateways) -> Target:
-    return load_gateways.target("flood")
+def flood(load_run: LoadGateways) -> Target:
+    return load_run.target("flood")
 
 
 @pytest.fixture
-def bodies(load_gateways: LoadGateways) -> Target:
-    return load_gateways.target("bodies")
+def bodies(load_run: LoadGateways) -> Target:
+    return load_run.target("bodies")
 
 
 @pytest.fixture

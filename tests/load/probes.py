@@ -1,10 +1,9 @@
 """What the load tests measure, read from outside the gateway: the kernel's view of its process, PostgreSQL's
 own counters, the gateway's log and its Prometheus page. Nothing here needs a hook in the gateway.
 
-- ``ProcessProbe``: resident memory and its peak (``/proc/<pid>/status`` VmRSS, VmHWM; the peak is reset
-  through ``/proc/<pid>/clear_refs``), open file descriptors (``/proc/<pid>/fd``), CPU time (utime +
-  stime in ``/proc/<pid>/stat``), and the process's TCP connections to a given port (its socket inodes
-  matched against ``/proc/<pid>/net/tcp``).
+- ``ProcessProbe``: resident memory and its peak, CPU time and threads (``bench/procfs.py``; the peak is
+  reset through ``/proc/<pid>/clear_refs``), open file descriptors (``/proc/<pid>/fd``), and the process's
+  TCP connections (its socket inodes matched against ``/proc/<pid>/net/tcp``).
 - ``DatabaseProbe``: client-key lookups (statements reading ``streaming_clientkey``, counted by
   ``pg_stat_statements``), connections open now (``pg_stat_activity``) and ever opened
   (``pg_stat_database.sessions``).
@@ -22,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-_TICKS = os.sysconf("SC_CLK_TCK")
+from bench import procfs
+
 _ESTABLISHED = "01"
 _LISTEN = "0A"
 MIB = 1024 * 1024
@@ -37,14 +36,6 @@ class ProcessSample:
     cpu: float  # seconds of CPU (user + system) since the process started
     threads: int
 
-    @property
-    def rss_mib(self) -> float:
-        return self.rss / MIB
-
-    @property
-    def peak_mib(self) -> float:
-        return self.peak_rss / MIB
-
 
 class ProcessProbe:
     """The kernel's figures for one process (the gateway: uvicorn with one worker serves in its own pid)."""
@@ -54,17 +45,12 @@ class ProcessProbe:
         self.proc = Path(f"/proc/{pid}")
 
     def sample(self) -> ProcessSample:
-        status = dict(
-            line.split(":", 1) for line in (self.proc / "status").read_text().splitlines() if ":" in line
-        )
-        # Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-        stat = (self.proc / "stat").read_text().rsplit(")", 1)[1].split()
         return ProcessSample(
-            rss=_kib(status["VmRSS"]) * 1024,
-            peak_rss=_kib(status["VmHWM"]) * 1024,
+            rss=procfs.rss_kb(self.pid) * 1024,
+            peak_rss=procfs.peak_rss_kb(self.pid) * 1024,
             fds=len(os.listdir(self.proc / "fd")),
-            cpu=(int(stat[11]) + int(stat[12])) / _TICKS,
-            threads=int(status["Threads"]),
+            cpu=procfs.cpu_seconds(self.pid),
+            threads=procfs.threads(self.pid),
         )
 
     def reset_peak(self) -> None:
@@ -117,10 +103,6 @@ class ProcessProbe:
             if quiet or time.monotonic() > deadline:
                 return now
             previous = now
-
-
-def _kib(field: str) -> int:
-    return int(field.split()[0])
 
 
 class DatabaseProbe:

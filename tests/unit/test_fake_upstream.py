@@ -28,6 +28,7 @@ from tests.fakes.upstream import (
     held,
     incomplete_response_events,
     json_response,
+    paused,
     raw_stream,
     reasoning_response_events,
     refusal_response_events,
@@ -289,6 +290,18 @@ def test_raw_stream_sends_exactly_these_chunks(upstream: FakeUpstream, client: h
         assert list(response.iter_raw()) == [b"data: a\r", b"\n\r\n"]
 
 
+def test_raw_stream_together_sends_the_same_chunks_in_one_burst(
+    upstream: FakeUpstream, client: httpx.Client
+) -> None:
+    chunks = [b"data: %d\n\n" % n for n in range(50)]
+    upstream.enqueue(raw_stream(chunks, together=True, delay=1.0))  # the delay does not apply
+
+    started = time.monotonic()
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        assert b"".join(response.iter_raw()) == b"".join(chunks)
+    assert time.monotonic() - started < 1.0
+
+
 def test_client_going_away_mid_stream_is_noticed_quickly(
     upstream: FakeUpstream, client: httpx.Client
 ) -> None:
@@ -324,6 +337,36 @@ def test_a_stream_on_a_descriptor_past_1023_is_served_to_its_end(
     with client.stream("POST", upstream.url + "/responses", json={}) as response:
         assert b"".join(response.iter_raw()) == b"data: a\n\ndata: b\n\n"
     assert upstream.disconnects == []
+
+
+def test_paused_stream_waits_for_its_release_then_finishes(
+    upstream: FakeUpstream, client: httpx.Client
+) -> None:
+    release = threading.Event()
+    upstream.enqueue(paused([b"data: a\n\n"], release, after=[b"data: b\n\n"]))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        chunks = response.iter_raw()
+        assert next(chunks) == b"data: a\n\n"
+        assert upstream.open_streams == 1
+        release.set()
+        assert list(chunks) == [b"data: b\n\n"]
+
+    upstream.wait_for_idle(timeout=1.0)
+
+
+def test_client_leaving_a_paused_stream_is_recorded_promptly(
+    upstream: FakeUpstream, client: httpx.Client
+) -> None:
+    upstream.enqueue(paused([b"data: a\n\n"], threading.Event()))
+
+    with client.stream("POST", upstream.url + "/responses", json={}) as response:
+        next(response.iter_raw())
+        closed_at = time.monotonic()
+        response.close()
+
+    assert upstream.wait_for_disconnect(since=closed_at) < 0.5
+    upstream.wait_for_idle(timeout=1.0)
 
 
 def test_sse_events_numbers_events_and_adds_comments_and_done(

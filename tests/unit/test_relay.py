@@ -4,12 +4,14 @@ upstream closed and outcome completed on every exit."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
 
-from streaming.api.relay import EventStreamResponse, relay, start_relay
+from streaming.api.relay import QUEUED_WRITES, EventStreamResponse, Relay, relay, start_relay
 from streaming.errors import BadGatewayError, GatewayError, OverloadedError, envelope
 from streaming.outcome import Outcome, add_sink, remove_sink
 from streaming.translate.frames import PING, encode_event
@@ -96,12 +98,14 @@ async def test_all_events_of_one_read_go_out_in_one_write() -> None:
     assert upstream.closed
 
 
-async def test_reads_that_pile_up_while_the_client_is_busy_go_out_in_one_write() -> None:
-    upstream = Upstream(["a"], ["b"], ["stop"])
+async def test_reads_that_complete_at_once_go_out_together_and_a_waiting_read_sends_them_first() -> None:
+    upstream = Upstream(["a"], ["b"], 0.05, ["c"], 0.05, ["stop"])
     chunks = await collect(upstream, events("0"))
     assert chunks == [
         b"event: echo\ndata: 0\n\n",
-        b"event: echo\ndata: a\n\nevent: echo\ndata: b\n\nevent: echo\ndata: stop\n\n",
+        b"event: echo\ndata: a\n\nevent: echo\ndata: b\n\n",
+        b"event: echo\ndata: c\n\n",
+        b"event: echo\ndata: stop\n\n",
     ]
 
 
@@ -142,35 +146,130 @@ async def test_consumer_leaving_early_closes_the_upstream_at_once() -> None:
     assert len(asyncio.all_tasks()) == tasks_before  # nothing left behind
 
 
-async def test_django_consumes_the_relay_itself() -> None:
-    async def body() -> AsyncGenerator[bytes, None]:
-        yield b"x"
-
-    stream = body()
+async def test_a_stream_response_carries_its_relay_and_iterates_it_for_django() -> None:
+    upstream = Upstream(["stop"])
+    stream = Relay(events("0"), upstream.batches(), EchoTranslator(), Outcome("messages"), ping_interval=10)
     response = EventStreamResponse(stream)
+
     assert response.is_async
-    assert response.__aiter__() is stream
     assert response["Content-Type"] == "text/event-stream; charset=utf-8"
     assert response["Cache-Control"] == "no-cache"
-    await stream.aclose()
+    assert response.claim() is stream
+    assert [chunk async for chunk in response] == [
+        b"event: echo\ndata: 0\n\n",
+        b"event: echo\ndata: stop\n\n",
+    ]
 
 
-async def test_a_slow_client_makes_the_reader_wait_instead_of_buffering_everything(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("streaming.api.relay.HIGH_WATER_BYTES", 100)
+async def test_a_slow_client_makes_the_relay_wait_instead_of_reading_on() -> None:
     read: list[int] = []
 
     async def batches() -> AsyncGenerator[list[Any], None]:
         for n in range(50):
+            await asyncio.sleep(0.001)  # each read waits for the network
             read.append(n)
             yield [{"event": "message", "data": "x" * 60}]
 
     chunks = relay(b"", batches(), EchoTranslator(), Outcome("messages"), ping_interval=10)
     await anext(chunks)
-    await asyncio.sleep(0.05)  # the client is busy; the reader runs ahead only up to the high-water mark
-    assert len(read) < 5
+    await asyncio.sleep(0.05)  # the client is busy: the relay reads at most a queue's worth ahead
+    assert len(read) <= QUEUED_WRITES + 2
     await chunks.aclose()
+
+
+# --- written straight to ASGI (the gateway's own handler) ---------------------------------------------
+
+
+class Client:
+    """An ASGI ``send`` that records body messages and can be slow."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.delay = delay
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.messages.append(message)
+
+    @property
+    def bodies(self) -> list[bytes]:
+        return [message["body"] for message in self.messages]
+
+
+def direct(upstream: Upstream, first: bytes, outcome: Outcome | None = None, ping: float = 10.0) -> Relay:
+    return Relay(
+        first, upstream.batches(), EchoTranslator(), outcome or Outcome("messages"), ping_interval=ping
+    )
+
+
+async def test_written_straight_to_asgi_each_waiting_read_is_one_body_message_with_more_to_come() -> None:
+    upstream = Upstream(0.01, ["a", "b"], 0.01, ["stop"])
+    client = Client()
+
+    await direct(upstream, events("0")).write_to(client.send)
+
+    assert client.bodies == [
+        b"event: echo\ndata: 0\n\n",
+        b"event: echo\ndata: a\n\nevent: echo\ndata: b\n\n",
+        b"event: echo\ndata: stop\n\n",
+    ]
+    assert all(
+        message == {**message, "type": "http.response.body", "more_body": True} for message in client.messages
+    )
+    assert upstream.closed
+
+
+async def test_written_straight_the_clients_pace_throttles_the_upstream_reads() -> None:
+    read: list[float] = []
+
+    async def batches() -> AsyncGenerator[list[Any], None]:
+        for item in ("a", "b", "c", "stop"):
+            await asyncio.sleep(0.001)  # each read waits for the network
+            read.append(time.monotonic())
+            yield [{"event": "message", "data": item}]
+
+    await Relay(b"", batches(), EchoTranslator(), Outcome("messages"), ping_interval=10).write_to(
+        Client(delay=0.05).send
+    )
+
+    assert all(later - earlier >= 0.045 for earlier, later in itertools.pairwise(read))
+
+
+async def test_written_straight_silence_is_filled_with_pings() -> None:
+    client = Client()
+
+    await direct(Upstream(0.35, ["stop"]), events("0"), ping=0.1).write_to(client.send)
+
+    assert (
+        client.bodies[0] == b"event: echo\ndata: 0\n\n"
+        and client.bodies[-1] == b"event: echo\ndata: stop\n\n"
+    )
+    assert 2 <= client.bodies.count(PING) <= 4
+
+
+async def test_written_straight_an_upstream_failure_is_one_error_frame() -> None:
+    client = Client()
+
+    await direct(Upstream(["a"], OverloadedError("upstream unreachable")), events("0")).write_to(client.send)
+
+    stream = b"".join(client.bodies)
+    assert stream.startswith(b"event: echo\ndata: 0\n\nevent: echo\ndata: a\n\nevent: error\n")
+    assert stream.count(b"event: error") == 1 and stream.endswith(b'upstream unreachable"}}\n\n')
+
+
+async def test_written_straight_a_client_leaving_closes_the_upstream_and_is_client_gone() -> None:
+    upstream = Upstream(["a"], 30.0, ["never"])
+    outcome = Outcome("messages")
+    client = Client()
+    writing = asyncio.ensure_future(direct(upstream, events("0"), outcome).write_to(client.send))
+    await asyncio.sleep(0.05)
+
+    writing.cancel()  # what the handler does when the client disconnects
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+
+    assert upstream.closed and outcome.cause == "client_gone"
 
 
 async def test_after_the_upstreams_last_event_its_stream_is_read_to_the_end_for_connection_reuse() -> None:
@@ -354,3 +453,41 @@ async def test_a_wait_that_ends_in_time_is_untouched() -> None:
         await asyncio.sleep(0.01)
 
     assert not draining.over()
+
+
+@pytest.mark.usefixtures("_serving")
+async def test_written_straight_the_end_of_the_shutdown_grace_ends_the_stream_with_one_error() -> None:
+    from streaming.api import draining
+
+    outcome = Outcome("messages")
+    upstream = Upstream(["a"], 30.0, ["never"])
+    client = Client()
+    asyncio.get_running_loop().call_later(0.1, draining._end_all)
+
+    await direct(upstream, events("0"), outcome).write_to(client.send)  # returns: not cancelled for good
+
+    assert client.bodies[-1].startswith(b"event: error\n") and b"restarting" in client.bodies[-1]
+    assert upstream.closed and outcome.cause == "shutdown"
+
+
+async def test_a_client_leaving_while_a_burst_is_written_still_closes_the_read_it_stepped_into() -> None:
+    """The flush before a waiting read is cancelled: that read, run up to its wait, is ended cleanly."""
+    upstream = Upstream(["a"], ["b"], 30.0, ["never"])
+    outcome = Outcome("messages")
+    client = Client()
+    flushing = asyncio.Event()
+
+    async def slow_second_write(message: dict[str, Any]) -> None:
+        if client.messages:
+            flushing.set()
+            await asyncio.sleep(30)
+        client.messages.append(message)
+
+    writing = asyncio.ensure_future(direct(upstream, events("0"), outcome).write_to(slow_second_write))
+    await asyncio.wait_for(flushing.wait(), 2)
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+
+    assert upstream.closed and outcome.cause == "client_gone"
+    assert client.bodies == [b"event: echo\ndata: 0\n\n"]
