@@ -106,7 +106,7 @@ def _outcome(result: Any) -> str:
 
 
 STREAM_DELTAS = 20
-STREAM_INTERVAL = 0.05  # seconds between upstream events: every stream lasts about 1.5 s, so all overlap
+STREAM_INTERVAL = 0.1  # seconds between upstream events: a stream lasts 2 s, longer than 500 take to start
 
 
 def expected_text(n: int) -> str:
