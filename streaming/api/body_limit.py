@@ -100,7 +100,7 @@ class BodySizeLimit:
                 return
             holding = True
         received = 0
-        started = body_complete = False
+        body_complete = False
         refusal: GatewayError | None = None
         patience = gateway_settings.BODY_TIMEOUT_SECONDS
 
@@ -127,14 +127,12 @@ class BodySizeLimit:
                     return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
-            if refusal is not None and not started:
+            # ``send`` passes straight through (a wrapper would cost every streamed event a call): a refusal
+            # happens while the body is read, before Django can start a response, and the disconnect it
+            # reports makes Django return without sending anything.
+            await self.app(scope, limited_receive, send)
+            if refusal is not None:
                 await _refuse(send, refusal)
         finally:
             if holding:
