@@ -7,7 +7,6 @@ a non-object body) and 413 for a body over the limit.
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
@@ -15,11 +14,7 @@ from django.http import HttpRequest
 
 from streaming.conf import gateway_settings
 from streaming.errors import InvalidRequestError, RequestTooLargeError
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
+from streaming.json_codec import loads_client
 
 # A \uD800-\uDFFF escape: only then can the parsed body hold a lone surrogate (a pair is fine).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -33,13 +28,6 @@ def _has_lone_surrogate(body: object) -> bool:
     except (ValueError, RecursionError):
         return False
     return False
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
 
 
 def read_json_body(request: HttpRequest) -> dict[str, Any]:
@@ -56,10 +44,10 @@ def read_json_body(request: HttpRequest) -> dict[str, Any]:
     if len(raw) > limit:
         raise RequestTooLargeError(f"Request body exceeds the limit of {limit} bytes.")
     try:
-        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        body, maybe_surrogate = loads_client(raw)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequestError(f"Request body is not valid JSON: {exc}") from None
-    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(body):
+    if maybe_surrogate and _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(body):
         # Anthropic rejects these as invalid JSON; upstream they could not be encoded anyway.
         raise InvalidRequestError("Request body is not valid JSON: it contains a lone UTF-16 surrogate.")
     if not isinstance(body, dict):

@@ -13,12 +13,13 @@ descriptor for as long as it likes (a front proxy's ``client_body_timeout`` does
 A large body costs memory while it is parsed, translated and sent upstream (a few times its size at
 the peak), until the upstream answers (the payload is kept for a retry). At most
 ``GATEWAY_MAX_LARGE_BODIES`` requests with a body of ``GATEWAY_LARGE_BODY_BYTES`` or more are let in at
-once per worker, each until its response starts; one more gets 529 ``overloaded_error`` at once (the SDKs
-retry it), so eight clients sending 30 MB each cannot take a worker's memory with them. That 529 leaves
-the connection open: the server reads the rest of the body (within the size limit) and discards it, so
-the client, still uploading, gets the 529 rather than a connection reset. When the last large body in
-flight is done, the memory it freed goes back to the operating system (glibc's ``malloc_trim``; without
-it a worker stayed 70 MB bigger after one 30 MB body, docs/load.md).
+once per worker, each until its response starts (one sent without a length that turns out large: until
+it ends); one more gets 529 ``overloaded_error`` at once (the SDKs retry it), so eight clients sending
+30 MB each cannot take a worker's memory with them. That 529 leaves the connection open: the server
+reads the rest of the body (within the size limit) and discards it, so the client, still uploading, gets
+the 529 rather than a connection reset. When the last large body in flight is done, the memory it freed
+goes back to the operating system (glibc's ``malloc_trim``; without it a worker stayed 70 MB bigger
+after one 30 MB body, docs/load.md).
 
     application = BodySizeLimit(get_asgi_application())
 """
@@ -123,7 +124,7 @@ class BodySizeLimit:
                 return
             holding = True
         received = 0
-        started = body_complete = False
+        body_complete = False
         refusal: GatewayError | None = None
         patience = gateway_settings.BODY_TIMEOUT_SECONDS
 
@@ -150,7 +151,7 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     refusal = _too_large(limit)
-                elif received >= large and not holding and not started:
+                elif received >= large and not holding:
                     holding = self._take()
                     refusal = None if holding else _too_many_large()
                 if refusal is not None:
@@ -158,16 +159,18 @@ class BodySizeLimit:
                     return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
+        async def send_releasing(message: Message) -> None:
             if message["type"] == "http.response.start":
-                started = True
                 release()  # the view has let go of the body once it answers (a stream: its first event)
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-            if refusal is not None and not started:
+            # ``send`` passes straight through (a wrapper would cost every streamed event a call): a refusal
+            # happens while the body is read, before Django can start a response, and the disconnect it
+            # reports makes Django return without sending anything. Only a request holding a large-body
+            # slot has its answer watched, to give the slot back when the answer starts.
+            await self.app(scope, limited_receive, send_releasing if holding else send)
+            if refusal is not None:
                 await _refuse(send, refusal)
         finally:
             release()

@@ -35,6 +35,7 @@ from streaming.translate.frames import PING
 from streaming.translate.types import StopReason, Usage
 from streaming.transport import SSEEvent
 
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 Write = Callable[[bytes], Awaitable[None]]
 
 
@@ -121,38 +122,48 @@ class Relay:
         self.outcome = outcome
         self.ping_interval = ping_interval
 
-    async def write_to(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def write_to(self, send: Send) -> None:
         """Relay the stream as ASGI ``http.response.body`` messages (``more_body``; the caller ends it)."""
+        await self.run(send)
 
-        async def write(chunk: bytes) -> None:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-        await self.run(write)
-
-    async def run(self, write: Write) -> None:
-        """The relay loop: every client write goes through ``write``, one at a time."""
+    async def run(self, asgi_send: Send) -> None:
+        """The relay loop: every client write is one ``http.response.body`` message, one at a time."""
         loop = asyncio.get_running_loop()
         translator, batches, outcome = self.translator, self.batches, self.outcome
         task = asyncio.current_task()
-        lock = asyncio.Lock()  # a ping from the timer and a read's frames never interleave
         last_write = loop.time()
+        writing = False  # a write is under way: the timer does not start a ping beside it
         pinging: asyncio.Task[None] | None = None
         ending = False
         client_gone = True  # until the loop returns normally
         timer: asyncio.TimerHandle  # armed below, once on_timer exists
 
         async def send(chunk: bytes) -> None:
-            nonlocal last_write
-            async with lock:
-                await write(chunk)
+            nonlocal last_write, writing
+            if pinging is not None and not pinging.done():
+                await pinging  # a ping is being written: it goes first, whole
+            writing = True
+            try:
+                await asgi_send({"type": "http.response.body", "body": chunk, "more_body": True})
+            finally:
+                writing = False
+            last_write = loop.time()
+
+        async def ping() -> None:
+            nonlocal last_write, writing
+            writing = True
+            try:
+                await asgi_send({"type": "http.response.body", "body": PING, "more_body": True})
+            finally:
+                writing = False
             last_write = loop.time()
 
         def on_timer() -> None:
             nonlocal timer, pinging
             due = last_write + self.ping_interval
             if loop.time() >= due:
-                if not lock.locked() and (pinging is None or pinging.done()):
-                    pinging = loop.create_task(send(PING))
+                if not writing and (pinging is None or pinging.done()):
+                    pinging = loop.create_task(ping())
                 due = loop.time() + self.ping_interval
             timer = loop.call_at(due, on_timer)
 
@@ -245,9 +256,12 @@ class Relay:
         """
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUED_WRITES)
 
+        async def put(message: dict[str, Any]) -> None:
+            await queue.put(message["body"])
+
         async def run() -> None:
             try:
-                await self.run(queue.put)
+                await self.run(put)
             finally:
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any, TypeVar
 
@@ -10,6 +9,7 @@ from django.http import HttpResponse, HttpResponseBase
 from django_guid import get_guid
 
 from streaming.errors import GatewayError, envelope
+from streaming.json_codec import dumps_ascii_fallback
 
 R = TypeVar("R", bound=HttpResponseBase)
 
@@ -25,13 +25,12 @@ def request_id() -> str:
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     """Compact UTF-8 JSON, as Anthropic's API answers (ASCII escapes if the upstream sent lone surrogates)."""
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    try:
-        encoded = body.encode()
-    except UnicodeEncodeError:
-        encoded = json.dumps(data, separators=(",", ":")).encode()
     return HttpResponse(
-        encoded, status=status, reason=_REASONS.get(status), headers=headers, content_type="application/json"
+        dumps_ascii_fallback(data),
+        status=status,
+        reason=_REASONS.get(status),
+        headers=headers,
+        content_type="application/json",
     )
 
 

@@ -1,9 +1,8 @@
 """Outbound Anthropic SSE frames: ``event: <name>\\ndata: <compact json>\\n\\n`` as UTF-8 bytes.
 
-Pure and hot: one call per client event. The encoder is built once (``json.dumps`` with keyword
-arguments builds a new ``JSONEncoder`` on every call), and the most frequent frame, a content block
-delta, is assembled from a prefix precomputed per block plus one escaped string
-(``encode_delta``), which gives byte-for-byte what ``encode_event`` would.
+Pure and hot: one call per client event. Whole frames are encoded by orjson (``json_codec``), and the
+most frequent frame, a content block delta, is assembled from a prefix precomputed per block plus one
+escaped string (``encode_delta``), which gives byte-for-byte what ``encode_event`` would.
 
 JSON escapes every control character, so ``data`` never contains a raw ``\\r`` or ``\\n`` and one
 ``data:`` line always suffices (WHATWG SSE; the SDKs split lines on ``\\r``/``\\n`` bytes only).
@@ -12,23 +11,20 @@ Text is written raw (``ensure_ascii=False``), as Anthropic's API does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_encode_ascii = json.JSONEncoder(separators=(",", ":")).encode
+from streaming.json_codec import dumps_ascii_fallback
+
 _escape = encode_basestring  # the C implementation: '"' + escaped + '"', non-ASCII kept raw
 _DELTA_SUFFIX = b"}}\n\n"
 
 
 def encode_event(name: str, data: Mapping[str, Any]) -> bytes:
-    """One complete SSE frame for ``data`` under the event name ``name``."""
-    try:
-        return f"event: {name}\ndata: {_encode(data)}\n\n".encode()
-    except UnicodeEncodeError:  # a lone surrogate from upstream: escape it rather than fail the stream
-        return f"event: {name}\ndata: {_encode_ascii(data)}\n\n".encode()
+    """One complete SSE frame for ``data`` under the event name ``name`` (a lone surrogate from upstream is
+    written as an ASCII escape rather than failing the stream)."""
+    return b"event: " + name.encode() + b"\ndata: " + dumps_ascii_fallback(data) + b"\n\n"
 
 
 def delta_prefix(index: int, delta_type: str, field: str) -> bytes:

@@ -10,12 +10,13 @@ at once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
 
 import httpx2 as httpx  # the maintained fork of httpx, same API (requirements.txt says why)
+
+from streaming.json_codec import dumps, loads
 
 from .client import get_client, httpx_timeout
 from .config import UpstreamConfig, settings_upstream
@@ -79,7 +80,7 @@ def encode_payload(payload: Mapping[str, Any]) -> bytes:
     surrogates, non-finite numbers, nesting deeper than the interpreter's recursion limit.
     """
     try:
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        return dumps(payload)  # built from validated bodies: no NaN for orjson to write as null
     except UnicodeEncodeError:
         raise UnencodablePayload(
             "it contains a lone UTF-16 surrogate (a string cut inside a character)"
@@ -108,7 +109,7 @@ async def _post_json(path: str, payload: Mapping[str, Any], upstream: UpstreamCo
     except httpx.HTTPError as exc:
         raise transport_error(exc) from exc
     try:
-        return response.json()
+        return loads(response.content)
     except (ValueError, RecursionError) as exc:
         raise _invalid_body(response, "a body that is not valid JSON") from exc
 
@@ -138,7 +139,7 @@ async def list_openai_models(upstream: UpstreamConfig, *, time_limit: float) -> 
     except httpx.HTTPError as exc:
         raise transport_error(exc) from exc
     try:
-        return response.status_code, response.json()
+        return response.status_code, loads(response.content)
     except (ValueError, RecursionError):
         return response.status_code, None
 
@@ -175,8 +176,12 @@ class OpenAIStream:
         response when it ends, however it ends.
         """
         decoder = SSEDecoder()
+        response = self._response
+        # Bytes as received when they are not compressed: aiter_bytes adds a decoder layer per chunk.
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        chunks = response.aiter_raw() if encoding in ("", "identity") else response.aiter_bytes()
         try:
-            async for chunk in self._response.aiter_bytes():
+            async for chunk in chunks:
                 events = decoder.feed(chunk)
                 if not events:
                     continue

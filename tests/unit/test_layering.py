@@ -19,6 +19,7 @@ PURE = [
     *sorted(str(p.relative_to(APP)) for p in (APP / "translate").glob("*.py")),
     "errors.py",
     "error_map.py",
+    "json_codec.py",
     "redaction.py",
     "transport/sse_decoder.py",
     "transport/errors.py",

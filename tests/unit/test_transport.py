@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
@@ -433,6 +434,20 @@ async def test_stream_yields_the_events_each_read_completed(router: respx.MockRo
     batches = await collect_batches()
 
     assert [[event["data"] for event in batch] for batch in batches] == [EVENTS[:2], [EVENTS[2]], [EVENTS[3]]]
+
+
+@pytest.mark.anyio
+async def test_a_compressed_event_stream_is_decompressed(router: respx.MockRouter) -> None:
+    body = gzip.compress(b"".join(frame(event) for event in EVENTS))
+    router.post("/responses").mock(
+        return_value=httpx.Response(
+            200, headers={"content-type": "text/event-stream", "content-encoding": "gzip"}, content=body
+        )
+    )
+
+    batches = await collect_batches()
+
+    assert [event["data"] for batch in batches for event in batch] == EVENTS
 
 
 @pytest.mark.anyio
