@@ -101,6 +101,9 @@ class APIHandler(ASGIHandler):
 
         async def process_request() -> HttpResponseBase:
             response: HttpResponseBase = await self.run_get_response(request)
+            # API views read the body before they return: free it now, not when a stream of minutes ends (a 64 KiB
+            # prompt would otherwise stay in memory as long as its answer streams).
+            body_file.close()
             with contextlib.suppress(asyncio.CancelledError):  # the client left during send_response
                 await self.send_response(response, send)
             return response

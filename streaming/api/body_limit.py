@@ -18,8 +18,7 @@ it ends); one more gets 529 ``overloaded_error`` at once (the SDKs retry it), so
 30 MB each cannot take a worker's memory with them. That 529 leaves the connection open: the server
 reads the rest of the body (within the size limit) and discards it, so the client, still uploading, gets
 the 529 rather than a connection reset. When the last large body in flight is done, the memory it freed
-goes back to the operating system (glibc's ``malloc_trim``; without it a worker stayed 70 MB bigger
-after one 30 MB body, docs/load.md).
+goes back to the operating system (``memory.release_now``).
 
     application = BodySizeLimit(get_asgi_application())
 """
@@ -27,12 +26,12 @@ after one 30 MB body, docs/load.md).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from streaming.api import memory
 from streaming.conf import gateway_settings
 from streaming.errors import (
     GatewayError,
@@ -47,20 +46,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
-
-
-def _malloc_trim() -> Callable[[], object]:
-    """glibc's ``malloc_trim(0)``, or a no-op where the C library has none (musl, macOS)."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return lambda: trim(0)
-
-
-release_free_memory = _malloc_trim()
-"""Give the heap's free pages back to the operating system (a few ms after a burst of large bodies)."""
 
 
 async def _refuse(send: Send, error: GatewayError, *, close: bool = True) -> None:
@@ -134,7 +119,7 @@ class BodySizeLimit:
                 holding = False
                 self.large_in_flight -= 1
                 if self.large_in_flight == 0:
-                    release_free_memory()
+                    memory.release_now()
 
         async def limited_receive() -> Message:
             nonlocal received, refusal, holding, body_complete

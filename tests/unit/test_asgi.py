@@ -302,10 +302,10 @@ async def test_memory_goes_back_to_the_system_once_the_last_large_body_is_done(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """glibc keeps freed heap pages; one ``malloc_trim`` per burst of large bodies returns them."""
-    from streaming.api import body_limit
+    from streaming.api import memory
 
     trims: list[None] = []
-    monkeypatch.setattr(body_limit, "release_free_memory", lambda: trims.append(None))
+    monkeypatch.setattr(memory, "release_now", lambda: trims.append(None))
     with override_settings(GATEWAY_LARGE_BODY_BYTES=100, GATEWAY_MAX_LARGE_BODIES=2):
         first, second = (
             ApplicationCommunicator(application, raw_scope([(b"content-length", b"500")])) for _ in range(2)
