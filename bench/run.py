@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import procfs, report
 from bench.measure import FULL, GROUPS, QUICK, Bench, Server, Sizes, log
-from bench.workloads import LONG_STREAM, SHORT_STREAM, SPACED_LONG, CannedUpstream
+from bench.workloads import LONG_STREAM, SHORT_JSON, SHORT_STREAM, SPACED_LONG, CannedUpstream
 from tests.e2e.helpers import Gateway, gateway_env, launch_gateway, start_gateway
 from tests.fakes.upstream import FakeUpstream
 
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 server = bench.servers[0]
                 profiles.append(bench.profile(server, SHORT_STREAM, "short streams", args.profile))
+                profiles.append(bench.profile(server, SHORT_JSON, "non-streaming requests", args.profile))
                 profiles.append(bench.profile(server, LONG_STREAM, "events arriving together", args.profile))
                 profiles.append(bench.profile(server, SPACED_LONG, "events in their own reads", args.profile))
         finally:
