@@ -2,14 +2,14 @@
 
 ``record`` is an outcome sink (``streaming.outcome``): it turns a completed request into a
 ``UsageRecord`` and puts it on an in-process queue, which costs the request a few microseconds and never
-waits on the database. The writer thread drains the queue every ``GATEWAY_USAGE_FLUSH_SECONDS`` with one
-``bulk_create`` and one update of the keys' ``last_used_at``, on a connection it keeps. Why batched in a
-thread rather than "after the response": a stream's end is on the event loop, where a synchronous ORM
-write would block every other stream, and one insert per request would cost one round trip (and one
-SQLite lock) each; a batch costs one. The batch is one ``executemany`` of a plain INSERT in a transaction,
-not ``bulk_create``: the ORM spent about 50 µs of CPU per row building model instances and SQL, the
-INSERT about 18 (2% of a whole non-streaming request, docs/performance.md). What a crash loses: at most one flush interval of records;
-``flush()`` runs at shutdown (the ASGI lifespan, and at exit).
+waits on the database. The writer thread drains the queue every ``GATEWAY_USAGE_FLUSH_SECONDS``: an
+``executemany`` of a plain INSERT in one transaction, then one update of the keys' ``last_used_at``, on a
+connection it keeps. Why batched in a thread rather than "after the response": a stream's end is on the
+event loop, where a synchronous ORM write would block every other stream, and one insert per request
+would cost one round trip (and one SQLite lock) each; a batch costs one. Why not ``bulk_create``: the
+ORM spent about 50 µs of CPU per row building model instances and SQL, the plain INSERT about 18.
+What a crash loses: at most one flush interval of records; ``flush()`` runs at shutdown (the ASGI
+lifespan, and at exit).
 """
 
 from __future__ import annotations
