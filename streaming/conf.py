@@ -1,7 +1,9 @@
-"""The gateway's own settings: one object, one typed property per setting, read on every access.
+"""The gateway's own settings: one object, one typed property per setting.
 
-Reading at call time (not import time) is what lets ``override_settings`` work in tests and lets a
-host site configure the app in its own settings module. ``DEFAULTS`` is the one place that lists
+Read at call time (not import time), so a host site configures the app in its own settings module, and
+remembered once read: a request reads dozens of settings, and a setting left at its default cost Django a
+raised ``AttributeError`` (1.3 µs) on every read. ``override_settings`` (and pytest-django's ``settings``
+fixture) send ``setting_changed``, which makes the object forget what it remembered. ``DEFAULTS`` is the one place that lists
 every setting with its default; each property documents what it does.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # Upstream (read from Django settings without the GATEWAY_ prefix, as the issue fixes the names).
@@ -74,8 +77,19 @@ and must be positive (``streaming.checks``), except ``GATEWAY_POOL_TIMEOUT``: 0 
 class GatewaySettings:
     """Typed access to the gateway's settings; see ``DEFAULTS`` for every default."""
 
+    def __init__(self) -> None:
+        self._read: dict[str, Any] = {}
+
     def _get(self, name: str) -> Any:
-        return getattr(settings, name, DEFAULTS[name])
+        try:
+            return self._read[name]
+        except KeyError:
+            value = self._read[name] = getattr(settings, name, DEFAULTS[name])
+            return value
+
+    def reload(self, **_: Any) -> None:
+        """Forget every setting read so far (the ``setting_changed`` receiver)."""
+        self._read.clear()
 
     @property
     def OPENAI_API_KEY(self) -> str | None:
@@ -252,3 +266,4 @@ class GatewaySettings:
 
 
 gateway_settings = GatewaySettings()
+setting_changed.connect(gateway_settings.reload, dispatch_uid="streaming-gateway-settings")

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from streaming.translate.request import EFFORT_SCALE
@@ -125,8 +126,14 @@ def parse_model_profiles(value: object) -> list[tuple[str, dict[str, Any]]]:
 
 def profile_for(upstream_model: str, overrides: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> ModelProfile:
     """The built-in profile of ``upstream_model``, with the first matching override applied."""
-    base = next((p for glob, p in BUILTIN_PROFILES if fnmatchcase(upstream_model, glob)), ModelProfile())
+    base = _builtin_profile(upstream_model)
     for glob, fields in overrides:
         if fnmatchcase(upstream_model, glob):
             return replace(base, **fields)
     return base
+
+
+@lru_cache(maxsize=256)
+def _builtin_profile(upstream_model: str) -> ModelProfile:
+    """The first built-in profile whose glob matches (remembered: every request asks, with few names)."""
+    return next((p for glob, p in BUILTIN_PROFILES if fnmatchcase(upstream_model, glob)), ModelProfile())

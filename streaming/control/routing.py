@@ -21,9 +21,10 @@ where the route's explicit reasoning setting says otherwise (the route wins over
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from streaming.conf import gateway_settings
@@ -69,6 +70,17 @@ def parse_model_map(value: object) -> list[tuple[str, str]]:
             pairs.append((entry[0], entry[1]))
         return pairs
     raise ValueError(f"GATEWAY_MODEL_MAP must be a string or a list of pairs, not {type(value).__name__}")
+
+
+def _model_map() -> Sequence[tuple[str, str]]:
+    """``GATEWAY_MODEL_MAP`` parsed (once per distinct text: every request routes through it)."""
+    value = gateway_settings.MODEL_MAP
+    return _parsed_model_map(value) if isinstance(value, str) else parse_model_map(value)
+
+
+@lru_cache(maxsize=8)
+def _parsed_model_map(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_model_map(text))
 
 
 def resolve_target(
@@ -129,7 +141,7 @@ def route_for(client_model: str, snapshot: Snapshot) -> Route:
             return Route(upstream, target, rule.id)
     upstream = default_upstream(snapshot)
     learned = snapshot.learned.get(upstream.name)
-    for glob, upstream_model in parse_model_map(gateway_settings.MODEL_MAP):
+    for glob, upstream_model in _model_map():
         if fnmatchcase(client_model, glob):
             return Route(upstream, target_model(client_model, upstream_model, profiles, None, learned))
     if gateway_settings.REFUSE_UNROUTED_MODELS:
@@ -140,7 +152,7 @@ def route_for(client_model: str, snapshot: Snapshot) -> Route:
 def routed(client_model: str, snapshot: Snapshot) -> bool:
     """Whether a route or the model map names ``client_model`` (not merely passing it through)."""
     return any(rule.matches(client_model) for rule in snapshot.routes) or any(
-        fnmatchcase(client_model, glob) for glob, _ in parse_model_map(gateway_settings.MODEL_MAP)
+        fnmatchcase(client_model, glob) for glob, _ in _model_map()
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import weakref
 from collections.abc import AsyncGenerator
 
@@ -30,7 +31,9 @@ _clients: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
+@functools.lru_cache(maxsize=64)
 def httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
+    """httpx's value for ``timeouts`` (made once per distinct value: building one costs every request)."""
     return httpx.Timeout(
         connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from streaming.conf import gateway_settings
 
@@ -73,11 +74,18 @@ class UpstreamConfig:
 
 def settings_upstream() -> UpstreamConfig:
     """The upstream the Django settings describe (read now, so ``override_settings`` applies)."""
-    key = gateway_settings.OPENAI_API_KEY
+    return _settings_upstream(
+        gateway_settings.OPENAI_API_KEY, gateway_settings.OPENAI_BASE_URL, Timeouts.from_settings()
+    )
+
+
+@lru_cache(maxsize=8)
+def _settings_upstream(key: str | None, base_url: str, timeouts: Timeouts) -> UpstreamConfig:
     return UpstreamConfig(
         name=SETTINGS_UPSTREAM_NAME,
-        base_url=gateway_settings.OPENAI_BASE_URL,
+        base_url=base_url,
         api_key=key,
+        timeouts=timeouts,
         problem=None
         if key
         else (
