@@ -70,7 +70,7 @@ async def _create_message(request: HttpRequest, outcome: Outcome, *, always_stre
     body = read_json_body(request)
     route = await _route(body, identity, outcome)
     outcome.stream = always_stream or body.get("stream") is True
-    admit(identity, outcome, stream=outcome.stream)
+    await admit(identity, outcome, stream=outcome.stream)
     payload, context = translate_request(body, route.target, signing_key=gateway_settings.SIGNING_KEY)
     # The request is held once from here on: the parsed body goes now, the payload once it is sent.
     del body
@@ -106,7 +106,7 @@ async def count_tokens(request: HttpRequest, outcome: Outcome) -> HttpResponse:
     identity = await _authenticate(request, outcome)
     body = read_json_body(request)
     route = await _route(body, identity, outcome)
-    admit(identity, outcome, stream=False)
+    await admit(identity, outcome, stream=False)
     translated = translate_request(
         body, route.target, signing_key=gateway_settings.SIGNING_KEY, count_only=True
     )

@@ -14,14 +14,13 @@ proxy the address is the client's only when the server is told to trust the prox
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Mapping
 
 from streaming.conf import gateway_settings
 from streaming.control.client_keys import hash_client_key
+from streaming.control.counters import counters
 from streaming.control.registry import ClientIdentity, registry
-from streaming.control.shared_cache import shared_cache
 from streaming.errors import AuthenticationError, PermissionDeniedError, RateLimitError
 
 _MAX_KEY_LENGTH = 256
@@ -47,11 +46,11 @@ def _failures_key(address: str) -> str:
     return f"streaming:authfail:{address}:{int(time.time() // 60)}"
 
 
-def _refuse_if_failing(address: str | None) -> None:
+async def _refuse_if_failing(address: str | None) -> None:
     """429 when ``address`` failed to authenticate too often this minute (checked before any lookup)."""
     if not address:
         return
-    failures = shared_cache().get(_failures_key(address), 0)
+    failures = await counters().get(_failures_key(address))
     if failures >= gateway_settings.AUTH_FAILURES_PER_MINUTE:
         raise RateLimitError(
             "Too many failed authentications from this address; try again in a minute.",
@@ -60,13 +59,9 @@ def _refuse_if_failing(address: str | None) -> None:
         )
 
 
-def _count_failure(address: str | None) -> None:
+async def _count_failure(address: str | None) -> None:
     if address:
-        key = _failures_key(address)
-        cache = shared_cache()
-        cache.add(key, 0, timeout=120)
-        with contextlib.suppress(ValueError):  # expired in between
-            cache.incr(key)
+        await counters().incr(_failures_key(address), 120)
 
 
 async def authenticate(headers: Mapping[str, str], address: str | None = None) -> ClientIdentity:
@@ -74,12 +69,12 @@ async def authenticate(headers: Mapping[str, str], address: str | None = None) -
     try:
         key = extract_client_key(headers)
     except AuthenticationError:
-        _count_failure(address)
+        await _count_failure(address)
         raise
     key_hash = hash_client_key(key, gateway_settings.SIGNING_KEY)
     identity = await registry.identity(key_hash, before_lookup=lambda: _refuse_if_failing(address))
     if identity is None or identity.expired():
-        _count_failure(address)
+        await _count_failure(address)
         raise AuthenticationError("invalid x-api-key")
     return identity
 

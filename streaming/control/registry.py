@@ -17,13 +17,14 @@ cache), so a flood of wrong keys does not become a flood of queries.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from streaming.conf import gateway_settings
 from streaming.control import capabilities
@@ -35,6 +36,14 @@ logger = logging.getLogger("streaming")
 T = TypeVar("T")
 
 _UNKNOWN_KEYS_MAX = 10_000
+
+
+class _NotCached(enum.Enum):
+    NOT_CACHED = enum.auto()
+
+
+_UNKNOWN = _NotCached.NOT_CACHED
+"""What the key cache answers when it knows nothing about a key (None: it knows the key does not exist)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +206,7 @@ class Registry:
         self._snapshot = loaded
 
     async def identity(
-        self, key_hash: str, *, before_lookup: Callable[[], None] | None = None
+        self, key_hash: str, *, before_lookup: Callable[[], Awaitable[None]] | None = None
     ) -> ClientIdentity | None:
         """The active client key with this hash, or None; one database query per key at a time.
 
@@ -206,13 +215,17 @@ class Registry:
         await self.snapshot()  # a new configuration version forgets every verified key
         now = time.monotonic()
         max_age = gateway_settings.CONFIG_MAX_AGE_SECONDS
-        cached = self._identities.get(key_hash)
-        if cached is not None and now - cached[1] < max_age:
-            return cached[0]
-        if self._unknown.get(key_hash, 0.0) > now:
-            return None
-        if before_lookup is not None:
-            before_lookup()
+        known = self._known(key_hash, now, max_age)
+        if known is not _UNKNOWN:
+            return known
+        if before_lookup is not None and not self._loading(("key", key_hash)):
+            # Only a request that would start a lookup pays for the check; it may wait (a Redis round
+            # trip), and meanwhile another request may have looked the key up: ask the cache again.
+            await before_lookup()
+            now = time.monotonic()
+            known = self._known(key_hash, now, max_age)
+            if known is not _UNKNOWN:
+                return known
 
         def remember(identity: ClientIdentity | None) -> None:
             if identity is None:
@@ -227,6 +240,22 @@ class Registry:
             ("key", key_hash), lambda: _load_identity(key_hash), remember
         )
         return identity
+
+    def _known(
+        self, key_hash: str, now: float, max_age: float
+    ) -> ClientIdentity | Literal[_NotCached.NOT_CACHED] | None:
+        """The cached answer for ``key_hash`` (an identity, or None for a key known not to exist), or
+        ``_UNKNOWN``."""
+        cached = self._identities.get(key_hash)
+        if cached is not None and now - cached[1] < max_age:
+            return cached[0]
+        if self._unknown.get(key_hash, 0.0) > now:
+            return None
+        return _UNKNOWN
+
+    def _loading(self, what: Hashable) -> bool:
+        pending = self._loads.get(what)
+        return pending is not None and pending[0] is asyncio.get_running_loop() and not pending[1].done()
 
     async def _single_flight(self, what: Hashable, load: Callable[[], T], remember: Callable[[T], None]) -> T:
         """``load()`` in the database thread, once for everyone asking for ``what`` meanwhile.

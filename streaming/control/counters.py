@@ -1,0 +1,143 @@
+"""Counters every worker shares, for the per-key limits: increments with an expiry, and releases.
+
+With Django's Redis cache (``REDIS_URL``) they are Redis commands sent from the event loop with
+``redis.asyncio``, pipelined (one round trip per request, whatever limits the key has), on the very keys
+Django's cache uses (``make_key``: its prefix and version), to the server Django writes to. Django's Redis
+cache is synchronous: its ``add``/``incr`` on the loop would stall every stream the worker serves for each
+round trip (on a Redis across the network, half a millisecond a command, and a key with both limits made
+four). With any other cache (local memory by default) they are that cache's own atomic ``add``/``incr``,
+which for local memory do no I/O.
+
+A release (a stream's slot given back) comes from a synchronous callback when the request's outcome
+completes; with Redis it is sent by a task on the loop that counted it, and the next count on that loop
+waits for releases under way, so a worker never refuses a stream for a slot it is still giving back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
+
+from streaming.control.shared_cache import shared_cache
+from streaming.loop_local import LoopLocal
+
+__all__ = ["Counters", "counters"]
+
+_MAX_CONNECTIONS = 16  # per worker; a pipelined count holds one for a round trip
+_CONNECTION_WAIT_SECONDS = 5.0
+
+# Django's own options, not redis-py's (django.core.cache.backends.redis.RedisCacheClient).
+_DJANGO_OPTIONS = frozenset({"serializer", "pool_class", "parser_class"})
+
+
+class Counters(Protocol):
+    async def get(self, key: str) -> int:
+        """The count (0 when there is none)."""
+
+    async def incr(self, key: str, ttl: int, *, refresh: bool = False) -> int:
+        """Add one to ``key`` (created at 0 with ``ttl`` seconds to live; ``refresh``: ``ttl`` again)."""
+
+    def release(self, key: str, ttl: int) -> None:
+        """Take one from ``key``, never below zero (from any thread; it may complete later)."""
+
+
+class CacheCounters:
+    """Counters in any Django cache, through its atomic ``add``/``incr``/``decr``."""
+
+    def __init__(self, cache: BaseCache) -> None:
+        self._cache = cache
+
+    async def get(self, key: str) -> int:
+        return int(self._cache.get(key, 0))
+
+    async def incr(self, key: str, ttl: int, *, refresh: bool = False) -> int:
+        self._cache.add(key, 0, timeout=ttl)
+        if refresh:
+            self._cache.touch(key, ttl)
+        return self._cache.incr(key)
+
+    def release(self, key: str, ttl: int) -> None:
+        with contextlib.suppress(ValueError):  # expired meanwhile
+            if self._cache.decr(key) < 0:
+                self._cache.set(key, 0, timeout=ttl)
+
+
+class RedisCounters:
+    """Counters in the Redis server Django's cache writes to, without blocking the event loop."""
+
+    def __init__(self, cache: RedisCache, url: str, options: dict[str, Any]) -> None:
+        import redis.asyncio
+
+        self._cache = cache
+
+        def connect() -> redis.asyncio.Redis:
+            # Commands wait for a free connection rather than fail when all are busy (redis-py's default
+            # pool refuses past its maximum: 500 requests at once got 400 errors).
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                url, max_connections=_MAX_CONNECTIONS, timeout=_CONNECTION_WAIT_SECONDS, **options
+            )
+            return redis.asyncio.Redis.from_pool(pool)
+
+        self._clients: LoopLocal[redis.asyncio.Redis] = LoopLocal(connect, lambda client: client.aclose())
+        self._releases: set[asyncio.Task[None]] = set()
+
+    async def get(self, key: str) -> int:
+        return int(await self._clients.get().get(self._cache.make_key(key)) or 0)
+
+    async def incr(self, key: str, ttl: int, *, refresh: bool = False) -> int:
+        if self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
+        name = self._cache.make_key(key)
+        async with self._clients.get().pipeline(transaction=False) as pipe:
+            pipe.set(name, 0, ex=ttl, nx=True)
+            if refresh:
+                pipe.expire(name, ttl)
+            pipe.incr(name)
+            replies = await pipe.execute()
+        return int(replies[-1])
+
+    def release(self, key: str, ttl: int) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on a loop (a thread): Django's synchronous client will do
+            CacheCounters(self._cache).release(key, ttl)
+            return
+        task = loop.create_task(self._release(key, ttl))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _release(self, key: str, ttl: int) -> None:
+        name = self._cache.make_key(key)
+        client = self._clients.get()
+        if await client.decr(name) < 0:
+            await client.set(name, 0, ex=ttl)
+
+
+def _counters_for(cache: BaseCache) -> Counters:
+    config: dict[str, Any] = settings.CACHES.get(DEFAULT_CACHE_ALIAS, {})
+    if isinstance(cache, RedisCache) and isinstance(config.get("LOCATION"), str):
+        # Django writes to the first of several servers; so do these.
+        url = config["LOCATION"].replace(";", ",").split(",")[0]
+        options = {
+            name: value for name, value in config.get("OPTIONS", {}).items() if name not in _DJANGO_OPTIONS
+        }
+        return RedisCounters(cache, url, options)
+    return CacheCounters(cache)
+
+
+_made: tuple[BaseCache, Counters] | None = None
+
+
+def counters() -> Counters:
+    """The counters for Django's default cache (made again when ``CACHES`` changes, as in tests)."""
+    global _made
+    cache = shared_cache()
+    if _made is None or _made[0] is not cache:
+        _made = (cache, _counters_for(cache))
+    return _made[1]

@@ -1,0 +1,121 @@
+"""The per-key limits' counters (``streaming.control.counters``): shared through Redis without blocking the
+event loop, on the keys Django's cache uses; through the cache's own atomic operations otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.core.cache.backends.redis import RedisCache
+from django.test import override_settings
+
+from streaming.control.counters import CacheCounters, RedisCounters, counters
+from streaming.control.shared_cache import shared_cache
+from tests.servers import need, redis_bin, redis_server
+
+pytestmark = pytest.mark.anyio
+
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "counters"}}
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """Database 9 of the suite's Redis, or of one started for these tests."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9"
+        return
+    need("Redis", redis_bin())
+    with redis_server() as url:
+        yield url.rsplit("/", 1)[0] + "/9"
+
+
+@pytest.fixture
+def on_redis(redis_url: str) -> Iterator[redis.Redis]:
+    """Django's cache on that Redis (with a key prefix, as a host site may set), and a plain client to it."""
+    plain = redis.Redis.from_url(redis_url)
+    plain.flushdb()
+    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
+    caches["default"]["KEY_PREFIX"] = "site"
+    with override_settings(CACHES=caches):
+        yield plain
+    plain.close()
+
+
+async def test_with_djangos_redis_cache_they_are_sent_from_the_loop(on_redis: redis.Redis) -> None:
+    assert isinstance(counters(), RedisCounters)
+
+
+async def test_they_count_on_the_keys_djangos_cache_uses(on_redis: redis.Redis) -> None:
+    counted = [await counters().incr("streaming:rpm:1:7", 120) for _ in range(3)]
+
+    assert counted == [1, 2, 3]
+    assert shared_cache().get("streaming:rpm:1:7") == 3
+    assert 0 < on_redis.ttl(shared_cache().make_key("streaming:rpm:1:7")) <= 120
+
+
+async def test_they_never_call_djangos_blocking_client_on_the_loop(
+    on_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def blocking(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Django's synchronous Redis client was called on the event loop")
+
+    for name in ("add", "incr", "decr", "touch", "set", "get"):
+        monkeypatch.setattr(RedisCache, name, blocking)
+    slots = counters()
+
+    assert await slots.incr("streaming:streams:1", 3600, refresh=True) == 1
+    slots.release("streaming:streams:1", 3600)
+    assert await slots.incr("streaming:streams:1", 3600, refresh=True) == 1
+
+
+async def test_a_refreshed_count_lives_its_whole_ttl_again(on_redis: redis.Redis) -> None:
+    name = shared_cache().make_key("streaming:streams:2")
+    await counters().incr("streaming:streams:2", 3600)
+    on_redis.expire(name, 5)
+
+    await counters().incr("streaming:streams:2", 3600, refresh=True)
+
+    assert on_redis.ttl(name) > 3000
+
+
+async def test_a_release_is_counted_before_the_next_count(on_redis: redis.Redis) -> None:
+    slots = counters()
+    await slots.incr("streaming:streams:3", 3600)
+
+    slots.release("streaming:streams:3", 3600)  # from a synchronous callback: a task on the loop
+
+    assert await slots.incr("streaming:streams:3", 3600) == 1
+
+
+async def test_a_release_never_takes_a_count_below_zero(on_redis: redis.Redis) -> None:
+    slots = counters()
+    slots.release("streaming:streams:4", 3600)
+    slots.release("streaming:streams:4", 3600)
+    await asyncio.sleep(0.05)
+
+    assert await slots.incr("streaming:streams:4", 3600) == 1
+
+
+def test_a_release_off_the_loop_uses_djangos_client(on_redis: redis.Redis) -> None:
+    shared_cache().set("streaming:streams:5", 2, timeout=3600)
+
+    counters().release("streaming:streams:5", 3600)
+
+    assert shared_cache().get("streaming:streams:5") == 1
+
+
+async def test_with_any_other_cache_they_are_its_own_atomic_operations() -> None:
+    with override_settings(CACHES=LOCMEM):
+        slots = counters()
+        counted = [await slots.incr("streaming:streams:6", 3600, refresh=True) for _ in range(2)]
+        slots.release("streaming:streams:6", 3600)
+        slots.release("streaming:streams:6", 3600)
+        slots.release("streaming:streams:6", 3600)
+        after = await slots.incr("streaming:streams:6", 3600)
+
+    assert isinstance(slots, CacheCounters)
+    assert (counted, after) == ([1, 2], 1)
