@@ -55,6 +55,7 @@ class Outcome:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
+    web_search_requests: int = 0
     ttfb: float | None = None
     duration: float | None = None
     completed: bool = False
@@ -69,12 +70,15 @@ class Outcome:
             self.ttfb = time.monotonic() - self.started
 
     def set_usage(self, usage: object) -> None:
-        """Copy an Anthropic ``usage`` object's four figures (absent or odd values count as 0)."""
+        """Copy an Anthropic ``usage`` object's token figures and web searches (absent or odd values: 0)."""
         get = usage.get if isinstance(usage, dict) else (lambda name, default=0: default)
         self.input_tokens = _int(get("input_tokens", 0))
         self.output_tokens = _int(get("output_tokens", 0))
         self.cache_read_tokens = _int(get("cache_read_input_tokens", 0))
         self.cache_creation_tokens = _int(get("cache_creation_input_tokens", 0))
+        server_tools = get("server_tool_use", None)
+        if isinstance(server_tools, dict):
+            self.web_search_requests = _int(server_tools.get("web_search_requests", 0))
 
     def on_complete(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` when this request completes (a concurrency slot to give back)."""

@@ -40,6 +40,7 @@ TOTALS = {
     "cache_read_tokens": Coalesce(Sum("cache_read_tokens"), 0),
     "cache_creation_tokens": Coalesce(Sum("cache_creation_tokens"), 0),
     "output_tokens": Coalesce(Sum("output_tokens"), 0),
+    "web_search_requests": Coalesce(Sum("web_search_requests"), 0),
 }
 
 

@@ -82,6 +82,7 @@ def _to_record(outcome: Outcome) -> dict[str, object]:
         "output_tokens": outcome.output_tokens,
         "cache_read_tokens": outcome.cache_read_tokens,
         "cache_creation_tokens": outcome.cache_creation_tokens,
+        "web_search_requests": outcome.web_search_requests,
         "stop_reason": outcome.stop_reason or "",
         "status": outcome.status,
         "error_type": (outcome.error_type or "")[:64],

@@ -92,6 +92,7 @@ def test_the_list_totals_the_selected_records_per_key(admin_client: Client) -> N
         "cache_read_tokens": 500,
         "cache_creation_tokens": 0,
         "output_tokens": 84,
+        "web_search_requests": 0,
     }
 
 

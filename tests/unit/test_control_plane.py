@@ -197,6 +197,25 @@ async def written() -> list[UsageRecord]:
 
 
 @override_settings(GATEWAY_RECORD_USAGE=True)
+async def test_usage_records_count_the_web_searches_an_answer_ran(api: AsyncClient) -> None:
+    """The upstream bills each web search call: the record keeps ``usage.server_tool_use``'s count."""
+    searching = {**BODY, "tools": [{"type": "web_search_20250305", "name": "web_search"}]}
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(json=fixture_json("web_search.response.json"))
+        message = json.loads((await post(api, searching)).content)
+    with respx.mock:
+        respx.post(f"{BASE}/responses").respond(
+            content=(FIXTURES / "web_search.sse").read_bytes(), headers={"content-type": "text/event-stream"}
+        )
+        streamed = await post(api, {**searching, "stream": True})
+        b"".join([chunk async for chunk in streamed.streaming_content])
+
+    json_record, stream_record = await written()
+    assert message["usage"]["server_tool_use"]["web_search_requests"] == 1
+    assert (json_record.web_search_requests, stream_record.web_search_requests) == (1, 1)
+
+
+@override_settings(GATEWAY_RECORD_USAGE=True)
 async def test_usage_records_carry_the_numbers_of_a_json_and_a_streamed_request(api: AsyncClient) -> None:
     with respx.mock:
         respx.post(f"{BASE}/responses").respond(json=TEXT)
