@@ -54,3 +54,18 @@ def test_every_figure_has_a_value_for_the_gateway_and_the_passthrough(
 def test_the_table_prints_every_figure(quick_run: tuple[str, dict[str, Any]]) -> None:
     table, _ = quick_run
     assert [figure.label for figure in FIGURES if figure.label not in table] == []
+
+
+def test_the_per_event_translation_benchmark_runs() -> None:
+    """bench/translate_cpu.py: the gateway's own CPU per event, which docs/performance.md quotes."""
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "translate_cpu.py"), "--events", "200"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "decode + translate + encode:" in result.stdout
