@@ -214,7 +214,9 @@ class UsageRecord(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     cache_read_tokens = models.PositiveIntegerField(default=0)
     cache_creation_tokens = models.PositiveIntegerField(default=0)
-    web_search_requests = models.PositiveIntegerField(default=0)  # searches the upstream ran (billed per call)
+    web_search_requests = models.PositiveIntegerField(
+        default=0
+    )  # searches the upstream ran (billed per call)
     stop_reason = models.CharField(max_length=32, blank=True)
     status = models.PositiveSmallIntegerField(default=0)
     error_type = models.CharField(max_length=64, blank=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streaming import json_codec
 from streaming.json_codec import dumps, dumps_ascii_fallback, loads, loads_client
 
 ODD = [
@@ -72,3 +74,17 @@ def test_deep_nesting_beyond_orjson_is_still_written() -> None:
         nested = [nested]
 
     assert json.loads(dumps(nested)) == nested
+
+
+@given(st.binary(max_size=200) | st.from_regex(rb"[a0-9 ,:\[\]{}.eE+-]{0,80}", fullmatch=True))
+def test_the_long_integer_check_finds_exactly_what_the_regex_finds(raw: bytes) -> None:
+    """``json`` reads a run of 19+ digits (maybe an integer past 64 bits, a float to orjson) exactly."""
+    assert json_codec._may_hold_long_integer(raw) == bool(re.search(rb"[0-9]{19}", raw))
+
+
+@pytest.mark.parametrize("digits", [18, 19, 20])
+def test_a_run_of_19_digits_or_more_is_read_by_json(digits: int) -> None:
+    raw = b'{"n": 1' + b"2" * (digits - 1) + b"}"
+
+    assert json_codec._may_hold_long_integer(raw) == (digits >= 19)
+    assert json_codec.loads(raw) == json.loads(raw)
