@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from django.http import StreamingHttpResponse
 
-from streaming.api import draining
+from streaming.api import draining, memory
 from streaming.error_map import client_error, failure_cause
 from streaming.errors import BadGatewayError, GatewayError
 from streaming.observability import metrics
@@ -370,10 +370,22 @@ def _run_on_loop(loop: asyncio.AbstractEventLoop, cleanup: Any) -> None:
         loop.call_soon_threadsafe(lambda: loop.create_task(cleanup()))
 
 
+_open_streams = 0
+"""Streams relayed now (this worker): when the last one ends, freed memory goes back (``memory``)."""
+
+
+def _idle() -> bool:
+    return not _open_streams
+
+
 def _complete(outcome: Outcome, translator: Translator, *, client_gone: bool) -> None:
     """The stream's outcome from what the translator saw (a 200 already went out)."""
+    global _open_streams
     if outcome.completed:
         return
+    _open_streams = max(0, _open_streams - 1)  # a relay built without start_relay (tests) never counted
+    if not _open_streams:
+        memory.release_soon(_idle)
     metrics.stream_closed()
     if translator.usage is not None:
         outcome.set_usage(translator.usage)
@@ -395,6 +407,7 @@ async def start_relay(
     connection) are raised, so the client gets a plain HTTP error rather than a 200 stream with an error
     inside.
     """
+    global _open_streams
     batches = stream.batches()
     try:
         first = translate_batch(translator, await anext(batches))
@@ -406,6 +419,7 @@ async def start_relay(
         await batches.aclose()
         await stream.aclose()
         raise
+    _open_streams += 1
     metrics.stream_opened()
 
     async def abandoned() -> None:

@@ -395,6 +395,29 @@ async def test_a_response_dropped_before_django_iterated_it_still_closes_the_ups
     assert completed == [outcome] and outcome.cause == "client_gone"
 
 
+async def test_when_the_last_open_stream_ends_freed_memory_is_given_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streaming.api import memory
+    from streaming.api import relay as relay_module
+
+    monkeypatch.setattr(relay_module, "_open_streams", 0)
+    asked: list[bool] = []
+    monkeypatch.setattr(memory, "release_soon", lambda idle: asked.append(idle()))
+    first = await start_relay(
+        Upstream(["a"], ["stop"]), EchoTranslator(), Outcome("messages"), ping_interval=10
+    )
+    second = await start_relay(
+        Upstream(["b"], ["stop"]), EchoTranslator(), Outcome("messages"), ping_interval=10
+    )
+
+    [chunk async for chunk in first]
+    asked_while_one_is_open = list(asked)
+    [chunk async for chunk in second]
+
+    assert (asked_while_one_is_open, asked) == ([], [True])
+
+
 async def collect_with(upstream: Upstream, outcome: Outcome) -> list[bytes]:
     response = await start_relay(upstream, EchoTranslator(), outcome, ping_interval=10)
     return [chunk async for chunk in response]
