@@ -4,6 +4,7 @@ upstream closed and outcome completed on every exit."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import time
 from collections.abc import AsyncGenerator
@@ -218,6 +219,23 @@ async def test_written_straight_to_asgi_each_waiting_read_is_one_body_message_wi
         message == {**message, "type": "http.response.body", "more_body": True} for message in client.messages
     )
     assert upstream.closed
+
+
+async def test_a_finished_stream_is_freed_at_once_not_left_to_the_cyclic_collector() -> None:
+    """A stream's objects (its relay, translator, upstream reads) go when it ends: left in a reference
+    cycle, they would wait for a full collection, and with long streams that is long after."""
+    gc.collect()
+    debug = gc.get_debug()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        await direct(Upstream(["a"], 0.01, ["stop"]), events("0"), ping=0.005).write_to(Client().send)
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, Relay | EchoTranslator)]
+    finally:
+        gc.set_debug(debug)
+        gc.garbage.clear()
+
+    assert left == []
 
 
 async def test_written_straight_the_clients_pace_throttles_the_upstream_reads() -> None:
