@@ -114,13 +114,15 @@ class APIHandler(ASGIHandler):
         await asyncio.wait((listener, processor), return_when=asyncio.FIRST_COMPLETED)
         for task in (listener, processor):
             if task.done():
-                try:
-                    task.result()
-                except RequestAborted:
-                    pass
-                except AssertionError:
-                    body_file.close()
-                    raise
+                # ``exception()``, not ``result()``: raising the listener's RequestAborted (every request
+                # ends with one) here would add this frame to its traceback, a cycle (this frame -> the
+                # task -> its exception -> the traceback -> this frame) holding the request, its body and
+                # its response until the cyclic collector's next full pass.
+                error = None if task.cancelled() else task.exception()
+                if error is not None and not isinstance(error, RequestAborted):
+                    if isinstance(error, AssertionError):
+                        body_file.close()
+                    raise error
             else:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
