@@ -14,6 +14,7 @@ proxy the address is the client's only when the server is told to trust the prox
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 
@@ -21,7 +22,7 @@ from streaming.conf import gateway_settings
 from streaming.control.client_keys import hash_client_key
 from streaming.control.counters import counters
 from streaming.control.registry import ClientIdentity, registry
-from streaming.errors import AuthenticationError, PermissionDeniedError, RateLimitError
+from streaming.errors import AuthenticationError, OverloadedError, PermissionDeniedError, RateLimitError
 
 _MAX_KEY_LENGTH = 256
 
@@ -47,10 +48,14 @@ def _failures_key(address: str) -> str:
 
 
 async def _refuse_if_failing(address: str | None) -> None:
-    """429 when ``address`` failed to authenticate too often this minute (checked before any lookup)."""
+    """429 when ``address`` failed to authenticate too often this minute (checked before any lookup;
+    skipped while the shared cache is down: the key cache still spares the database)."""
     if not address:
         return
-    failures = await counters().get(_failures_key(address))
+    try:
+        failures = await counters().get(_failures_key(address))
+    except OverloadedError:
+        return
     if failures >= gateway_settings.AUTH_FAILURES_PER_MINUTE:
         raise RateLimitError(
             "Too many failed authentications from this address; try again in a minute.",
@@ -61,7 +66,8 @@ async def _refuse_if_failing(address: str | None) -> None:
 
 async def _count_failure(address: str | None) -> None:
     if address:
-        await counters().incr(_failures_key(address), 120)
+        with contextlib.suppress(OverloadedError):  # the shared cache is down: the 401 still goes out
+            await counters().incr(_failures_key(address), 120)
 
 
 async def authenticate(headers: Mapping[str, str], address: str | None = None) -> ClientIdentity:

@@ -8,6 +8,10 @@ round trip (on a Redis across the network, half a millisecond a command, and a k
 four). With any other cache (local memory by default) they are that cache's own atomic ``add``/``incr``,
 which for local memory do no I/O.
 
+When Redis cannot be reached, a count raises ``OverloadedError`` (529, which the SDKs retry): the gateway
+cannot tell whether the key is within its limits. The failure is logged at most every
+``_WARN_EVERY_SECONDS``, not once per request.
+
 A release (a stream's slot given back) comes from a synchronous callback when the request's outcome
 completes; with Redis it is sent by a task on the loop that counted it, and the next count on that loop
 waits for releases under way, so a worker never refuses a stream for a slot it is still giving back.
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -25,9 +31,26 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 
 from streaming.control.shared_cache import shared_cache
+from streaming.errors import OverloadedError
 from streaming.loop_local import LoopLocal
 
+logger = logging.getLogger("streaming")
+
 __all__ = ["Counters", "counters"]
+
+_WARN_EVERY_SECONDS = 10.0
+_last_warned = float("-inf")
+
+
+def shared_cache_unreachable(exc: BaseException) -> OverloadedError:
+    """The client's error while the shared cache is down; the cause logged at most every few seconds."""
+    global _last_warned
+    now = time.monotonic()
+    if now - _last_warned >= _WARN_EVERY_SECONDS:
+        _last_warned = now
+        logger.warning("the shared cache (Redis) is unreachable: %s: %s", type(exc).__name__, exc)
+    return OverloadedError("The gateway's shared cache is unreachable. Retry shortly.")
+
 
 _MAX_CONNECTIONS = 16  # per worker; a pipelined count holds one for a round trip
 _CONNECTION_WAIT_SECONDS = 5.0
@@ -73,7 +96,9 @@ class RedisCounters:
 
     def __init__(self, cache: RedisCache, url: str, options: dict[str, Any]) -> None:
         import redis.asyncio
+        import redis.exceptions
 
+        self._errors = (redis.exceptions.RedisError, OSError)
         self._cache = cache
 
         def connect() -> redis.asyncio.Redis:
@@ -88,18 +113,24 @@ class RedisCounters:
         self._releases: set[asyncio.Task[None]] = set()
 
     async def get(self, key: str) -> int:
-        return int(await self._clients.get().get(self._cache.make_key(key)) or 0)
+        try:
+            return int(await self._clients.get().get(self._cache.make_key(key)) or 0)
+        except self._errors as exc:
+            raise shared_cache_unreachable(exc) from exc
 
     async def incr(self, key: str, ttl: int, *, refresh: bool = False) -> int:
         if self._releases:
             await asyncio.gather(*self._releases, return_exceptions=True)
         name = self._cache.make_key(key)
-        async with self._clients.get().pipeline(transaction=False) as pipe:
-            pipe.set(name, 0, ex=ttl, nx=True)
-            if refresh:
-                pipe.expire(name, ttl)
-            pipe.incr(name)
-            replies = await pipe.execute()
+        try:
+            async with self._clients.get().pipeline(transaction=False) as pipe:
+                pipe.set(name, 0, ex=ttl, nx=True)
+                if refresh:
+                    pipe.expire(name, ttl)
+                pipe.incr(name)
+                replies = await pipe.execute()
+        except self._errors as exc:
+            raise shared_cache_unreachable(exc) from exc
         return int(replies[-1])
 
     def release(self, key: str, ttl: int) -> None:
@@ -115,8 +146,11 @@ class RedisCounters:
     async def _release(self, key: str, ttl: int) -> None:
         name = self._cache.make_key(key)
         client = self._clients.get()
-        if await client.decr(name) < 0:
-            await client.set(name, 0, ex=ttl)
+        try:
+            if await client.decr(name) < 0:
+                await client.set(name, 0, ex=ttl)
+        except self._errors as exc:  # the slot expires on its own (its ttl)
+            shared_cache_unreachable(exc)
 
 
 def _counters_for(cache: BaseCache) -> Counters:

@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar
 
 from streaming.conf import gateway_settings
 from streaming.control import capabilities
+from streaming.control.counters import shared_cache_unreachable
 from streaming.control.db_thread import run_in_db_thread
 from streaming.control.version import current_version, on_bump
 from streaming.transport import SETTINGS_UPSTREAM_NAME, Timeouts, UpstreamConfig
@@ -187,7 +188,13 @@ class Registry:
         if current is not None and now - self._checked < gateway_settings.CONFIG_REFRESH_SECONDS:
             return current
         self._checked = now
-        version = current_version()
+        try:
+            version = current_version()
+        except Exception as exc:  # the shared cache is down: serve the configuration this worker has
+            error = shared_cache_unreachable(exc)
+            if current is None:
+                raise error from exc
+            return current
         if (
             current is not None
             and current.version == version

@@ -15,7 +15,8 @@ from django.test import override_settings
 
 from streaming.control.counters import CacheCounters, RedisCounters, counters
 from streaming.control.shared_cache import shared_cache
-from tests.servers import need, redis_bin, redis_server
+from streaming.errors import OverloadedError
+from tests.servers import free_port, need, redis_bin, redis_server
 
 pytestmark = pytest.mark.anyio
 
@@ -119,3 +120,48 @@ async def test_with_any_other_cache_they_are_its_own_atomic_operations() -> None
 
     assert isinstance(slots, CacheCounters)
     assert (counted, after) == ([1, 2], 1)
+
+
+# --- Redis down -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_down() -> Iterator[None]:
+    """Django's cache on a Redis that is not there (a free port on loopback: connection refused)."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    ):
+        yield
+
+
+@pytest.mark.usefixtures("redis_down")
+async def test_while_redis_is_down_a_count_is_a_529_the_sdks_retry() -> None:
+    with pytest.raises(OverloadedError, match="shared cache is unreachable"):
+        await counters().incr("streaming:rpm:1:1", 120)
+
+
+@pytest.mark.usefixtures("redis_down")
+async def test_while_redis_is_down_failed_authentications_still_get_their_401() -> None:
+    from streaming.control import auth
+
+    await auth._count_failure("203.0.113.9")  # best effort: nothing raised
+    await auth._refuse_if_failing("203.0.113.9")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_while_redis_is_down_a_worker_serves_the_configuration_it_has() -> None:
+    from streaming.control.registry import Registry
+
+    warm, cold = Registry(), Registry()
+    loaded = await warm.snapshot()
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    ):
+        warm.look_again()
+        kept = await warm.snapshot()
+        with pytest.raises(OverloadedError):
+            await cold.snapshot()
+
+    assert kept is loaded
