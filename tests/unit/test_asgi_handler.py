@@ -57,6 +57,14 @@ async def call(path: str, body: dict[str, Any] | None, key: str) -> bytes:
     return received
 
 
+def upstream_answer(request: httpx.Request) -> httpx.Response:
+    """The upstream's text answer, streamed or not as asked."""
+    if json.loads(request.content).get("stream"):
+        sse = (FIXTURES / "text_simple.sse").read_bytes()
+        return httpx.Response(200, content=sse, headers={"content-type": "text/event-stream"})
+    return httpx.Response(200, json=fixture_json("text_simple.response.json"))
+
+
 @pytest.fixture
 def thread_starts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The names of the threads started while the test runs."""
@@ -72,7 +80,6 @@ def thread_starts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 async def test_two_hundred_requests_start_no_thread(client_key: str, thread_starts: list[str]) -> None:
-    sse = (FIXTURES / "text_simple.sse").read_bytes()
     requests = [
         ("/v1/messages", BODY, client_key),
         ("/v1/messages", {**BODY, "stream": True}, client_key),
@@ -80,13 +87,7 @@ async def test_two_hundred_requests_start_no_thread(client_key: str, thread_star
         ("/v1/messages", BODY, "wrong-key"),
     ]
     with respx.mock:
-        respx.post(f"{BASE}/responses").mock(
-            side_effect=lambda request: (
-                httpx.Response(200, content=sse, headers={"content-type": "text/event-stream"})
-                if json.loads(request.content).get("stream")
-                else httpx.Response(200, json=fixture_json("text_simple.response.json"))
-            )
-        )
+        respx.post(f"{BASE}/responses").mock(side_effect=upstream_answer)
         for path, body, key in requests:  # warm up: the key is verified, the configuration loaded
             await call(path, body, key)
         warm = list(thread_starts)
@@ -99,16 +100,9 @@ async def test_two_hundred_requests_start_no_thread(client_key: str, thread_star
 async def test_a_request_is_freed_when_it_ends_not_left_to_the_cyclic_collector(client_key: str) -> None:
     """Nothing of a request (its body, its response, a stream's relay) waits for the cyclic collector's
     next full pass, which under steady traffic can be minutes away."""
-    sse = (FIXTURES / "text_simple.sse").read_bytes()
     requests = [("/v1/messages", BODY), ("/v1/messages", {**BODY, "stream": True}), ("/v1/models", None)]
     with respx.mock:
-        respx.post(f"{BASE}/responses").mock(
-            side_effect=lambda request: (
-                httpx.Response(200, content=sse, headers={"content-type": "text/event-stream"})
-                if json.loads(request.content).get("stream")
-                else httpx.Response(200, json=fixture_json("text_simple.response.json"))
-            )
-        )
+        respx.post(f"{BASE}/responses").mock(side_effect=upstream_answer)
         for path, body in requests:  # warm up: the key is verified, the configuration loaded
             await call(path, body, client_key)
         gc.collect()
