@@ -48,7 +48,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS_ENV = "GATEWAY_UPDATE_SCREENSHOTS"
 DOCS_IMG = REPO_ROOT / "docs" / "img"
 PASSWORD = "correct horse battery staple"
-UPSTREAM_KEY = "sk-proj-admin-typed-0123456789abcdWXYZ"
+UPSTREAM_KEY = "fake-upstream-key-typed-in-the-admin-WXYZ"  # not a real key; its last four show in the admin
 MODELS = {"object": "list", "data": [{"id": "house-model-1", "object": "model"}]}
 REFUSED_TEMPERATURE = {
     "error": {
