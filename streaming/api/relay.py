@@ -138,10 +138,8 @@ class Relay:
         client_gone = True  # until the loop returns normally
         timer: asyncio.TimerHandle  # armed below, once on_timer exists
 
-        async def send(chunk: bytes) -> None:
+        async def write(chunk: bytes) -> None:
             nonlocal last_write, writing
-            if pinging is not None and not pinging.done():
-                await pinging  # a ping is being written: it goes first, whole
             writing = True
             try:
                 await asgi_send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -149,21 +147,17 @@ class Relay:
                 writing = False
             last_write = loop.time()
 
-        async def ping() -> None:
-            nonlocal last_write, writing
-            writing = True
-            try:
-                await asgi_send({"type": "http.response.body", "body": PING, "more_body": True})
-            finally:
-                writing = False
-            last_write = loop.time()
+        async def send(chunk: bytes) -> None:
+            if pinging is not None and not pinging.done():
+                await pinging  # a ping is being written: it goes first, whole
+            await write(chunk)
 
         def on_timer() -> None:
             nonlocal timer, pinging
             due = last_write + self.ping_interval
             if loop.time() >= due:
                 if not writing and (pinging is None or pinging.done()):
-                    pinging = loop.create_task(ping())
+                    pinging = loop.create_task(write(PING))
                 due = loop.time() + self.ping_interval
             timer = loop.call_at(due, on_timer)  # noqa: F821 (deleted only after the timer is cancelled)
 

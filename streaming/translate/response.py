@@ -22,14 +22,13 @@ Decisions (documented here once):
 
 from __future__ import annotations
 
-import json
-import math
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from streaming.error_map import error_for_event
 from streaming.errors import BadGatewayError, GatewayError
+from streaming.json_codec import loads_strict
 from streaming.translate.context import RequestContext
 from streaming.translate.ids import message_id, tool_use_id
 from streaming.translate.signature import mint_signature
@@ -148,23 +147,10 @@ def parse_arguments(arguments: object) -> dict[str, Any]:
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = loads_strict(arguments)
     except (ValueError, RecursionError):
         value = None
     return value if isinstance(value, dict) else {INVALID_ARGUMENTS_KEY: arguments}
-
-
-def _reject_constant(constant: str) -> float:
-    """``NaN``/``Infinity``: Python's json reads them, the client's JSON parser would not."""
-    raise ValueError(f"{constant} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    """A JSON number; ones too large for a float (``1e999`` reads as inf) are refused like ``Infinity``."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} does not fit a float")
-    return value
 
 
 def tool_use_start(item: Mapping[str, Any], context: RequestContext) -> ToolUseBlock:

@@ -47,9 +47,13 @@ def _new_client() -> httpx.AsyncClient:
 _clients = LoopLocal(_new_client, lambda client: client.aclose())
 
 
+def _open(client: httpx.AsyncClient) -> bool:
+    return not client.is_closed
+
+
 def get_client() -> httpx.AsyncClient:
     """The running loop's shared client (created on first use). Call from async code only."""
-    return _clients.get(usable=lambda client: not client.is_closed)
+    return _clients.get(usable=_open)
 
 
 async def aclose_clients() -> None:

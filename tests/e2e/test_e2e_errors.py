@@ -9,8 +9,10 @@ free within the pool wait (the gateway's own capacity) -> 529 with ``x-should-re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -365,20 +367,28 @@ def test_unreachable_upstream_raises_overloaded(unreachable_gateway: Gateway, cl
     assert "127.0.0.1" not in json.dumps(caught.value.body)
 
 
+@contextlib.contextmanager
+def streaming_on_the_only_connection(gateway: Gateway) -> Iterator[None]:
+    """A stream the upstream holds open after its first event, read that far: the worker's only upstream
+    connection carries it until the block ends."""
+    with httpx.stream(
+        "POST",
+        f"{gateway.base_url}/v1/messages",
+        json={**REQUEST, "stream": True},
+        headers=anthropic_headers(gateway.client_key),
+        timeout=30,
+    ) as busy:
+        received = busy.iter_raw()  # kept: dropping the iterator would close the stream
+        next(received)
+        yield
+
+
 def test_with_every_upstream_connection_busy_the_next_request_is_a_fast_retryable_overload(
     one_connection_gateway: Gateway, client_for: Any, upstream: FakeUpstream
 ) -> None:
     pool_wait = float(ONE_CONNECTION_SETTINGS["GATEWAY_POOL_TIMEOUT"])
     upstream.set_default(held(sse_frame(text_response_events("Hi")[0])))
-    with httpx.stream(
-        "POST",
-        f"{one_connection_gateway.base_url}/v1/messages",
-        json={**REQUEST, "stream": True},
-        headers=anthropic_headers(one_connection_gateway.client_key),
-        timeout=30,
-    ) as busy:
-        received = busy.iter_raw()
-        next(received)  # the worker's only upstream connection now carries this stream
+    with streaming_on_the_only_connection(one_connection_gateway):
         started = time.monotonic()
 
         with pytest.raises(anthropic.OverloadedError) as caught:
@@ -397,15 +407,8 @@ def test_the_connection_a_finished_stream_frees_serves_the_next_request(
 ) -> None:
     upstream.enqueue(held(sse_frame(text_response_events("Hi")[0])))
     upstream.set_default(answer(text_response_events("Hello")))
-    with httpx.stream(
-        "POST",
-        f"{one_connection_gateway.base_url}/v1/messages",
-        json={**REQUEST, "stream": True},
-        headers=anthropic_headers(one_connection_gateway.client_key),
-        timeout=30,
-    ) as busy:
-        received = busy.iter_raw()
-        next(received)
+    with streaming_on_the_only_connection(one_connection_gateway):
+        pass
 
     message = client_for(one_connection_gateway).messages.create(**REQUEST)
 

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.fakes.upstream import FakeUpstream
 from tests.unit.api_client import _gateway_settings, api, client_key  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeUpstream]:
+    """A real HTTP/1.1 Responses upstream on loopback, one per test module."""
+    with FakeUpstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def upstream(fake: FakeUpstream, settings: Any) -> Iterator[FakeUpstream]:
+    """``fake`` as the settings' upstream, forgetting earlier tests' requests; idle again after the test."""
+    settings.OPENAI_API_KEY = "sk-test-0123456789abcdefghij"
+    settings.OPENAI_BASE_URL = fake.url
+    fake.reset()
+    yield fake
+    fake.wait_for_idle()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterator
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
@@ -40,21 +39,6 @@ from tests.fakes.upstream import (
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 UPSTREAM_FIXTURES = sorted(p.stem for p in FIXTURES.glob("*.sse") if not p.name.endswith(".anthropic.sse"))
 PAYLOAD = {"model": "gpt-4.1-mini", "input": "hi"}
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
-@pytest.fixture
-def upstream(fake: FakeUpstream, settings: Any) -> Iterator[FakeUpstream]:
-    settings.OPENAI_API_KEY = "sk-test-0123456789abcdefghij"
-    settings.OPENAI_BASE_URL = fake.url
-    fake.reset()
-    yield fake
-    fake.wait_for_idle()
 
 
 def first_events(fixture: str, count: int) -> bytes:

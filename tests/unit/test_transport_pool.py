@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -36,24 +35,14 @@ PAYLOAD = {"model": "gpt-4.1-mini", "input": "hi"}
 FIRST_EVENT = sse_frame(text_response_events("Hi")[0])
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as upstream:
-        yield upstream
-
-
 @pytest.fixture
-def upstream(fake: FakeUpstream, settings: Any) -> Iterator[FakeUpstream]:
+def upstream(upstream: FakeUpstream, settings: Any) -> FakeUpstream:
     """Every answer is a stream held open after its first event, on a 5-slot pool with a short pool wait."""
-    settings.OPENAI_API_KEY = "sk-test-0123456789abcdefghij"
-    settings.OPENAI_BASE_URL = fake.url
     settings.GATEWAY_MAX_CONNECTIONS = SLOTS
     settings.GATEWAY_MAX_KEEPALIVE_CONNECTIONS = SLOTS
     settings.GATEWAY_POOL_TIMEOUT = POOL_TIMEOUT
-    fake.reset()
-    fake.set_default(held(FIRST_EVENT))
-    yield fake
-    fake.wait_for_idle()
+    upstream.set_default(held(FIRST_EVENT))
+    return upstream
 
 
 async def read_stream(first_event: asyncio.Event | None = None) -> None:
