@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fakes.upstream import FakeUpstream
 from tests.load import scenarios
-from tests.load.gateways import LOAD_REDIS_DB, SMALL_POOL_SLOTS, SMALL_POOL_WAIT, LoadGateways
-from tests.servers import create_database, postgres_server, redis_server
+from tests.load.gateways import SMALL_POOL_SLOTS, SMALL_POOL_WAIT, LoadGateways
+from tests.servers import RedisDatabase, create_database, postgres_server, redis_database, redis_server
 
 
 async def measure(gateways: LoadGateways) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def main() -> None:
         redis = stack.enter_context(redis_server())
         services = {
             "DATABASE_URL": create_database(server + "/postgres", "gateway_load"),
-            "REDIS_URL": redis[:-1] + str(LOAD_REDIS_DB),
+            "REDIS_URL": redis_database(redis, RedisDatabase.LOAD),
         }
         fake = stack.enter_context(FakeUpstream())
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))

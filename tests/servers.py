@@ -10,6 +10,7 @@ the queries a gateway made (``tests/load/probes.py``).
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import shutil
 import signal
@@ -21,6 +22,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 STARTUP_SECONDS = 30.0
+
+
+@enum.unique
+class RedisDatabase(enum.IntEnum):
+    """Who uses which database of the suite's Redis (16 of them). Gateways that share one count failed
+    authentications from 127.0.0.1 together, so a test that sends many wrong keys needs one of its own;
+    ``unique`` makes two users of one number an import error, not a test that fails when the random order
+    puts them in the same minute."""
+
+    TEST_PROCESS = 0  # the test process's cache, flushed between tests (tests/conftest.py)
+    E2E = 1  # the end-to-end gateways (tests/e2e/conftest.py)
+    WORKERS = 2  # tests/e2e/test_e2e_workers.py
+    ADMIN_ROUTES = 3  # tests/e2e/test_e2e_admin_routes.py
+    ADMIN_BROWSER = 4  # tests/e2e/test_e2e_admin_browser.py
+    HOST_SITE = 5  # tests/reusable: the app in a startproject site
+    LOAD = 6  # tests/load and bench/load_figures.py
+    LOAD_FLOOD = 7  # tests/load: the gateway a flood of wrong keys locks out
+    OBSERVABILITY_FLOOD = 8  # tests/e2e/test_e2e_observability.py: the same
+    COUNTERS = 9  # tests/unit/test_counters.py
+    CONTRACT = 10  # tests/e2e/test_e2e_openapi_contract.py: every fuzzed case also sent with a wrong key
+
+
+def redis_database(url: str, database: RedisDatabase) -> str:
+    """``url`` (a Redis URL ending in a database number) with ``database`` instead."""
+    return f"{url.rsplit('/', 1)[0]}/{int(database)}"
 
 
 def free_port() -> int:
@@ -231,7 +257,7 @@ def need(what: str, available: object) -> None:
 
 
 @contextlib.contextmanager
-def shared_services(database: str, redis_db: int) -> Iterator[dict[str, str]]:
+def shared_services(database: str, redis_db: RedisDatabase) -> Iterator[dict[str, str]]:
     """``DATABASE_URL`` (a fresh ``database``) and ``REDIS_URL`` (database ``redis_db``) for gateway processes
     that must share PostgreSQL and Redis: the suite's servers when it runs on them, else servers of
     their own."""
@@ -247,4 +273,4 @@ def shared_services(database: str, redis_db: int) -> Iterator[dict[str, str]]:
         maintenance = server.rsplit("/", 1)[0] + "/postgres"
         url = create_database(maintenance, database)
         stack.callback(drop_database, maintenance, database)
-        yield {"DATABASE_URL": url, "REDIS_URL": f"{redis.rsplit('/', 1)[0]}/{redis_db}"}
+        yield {"DATABASE_URL": url, "REDIS_URL": redis_database(redis, redis_db)}

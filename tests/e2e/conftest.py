@@ -29,6 +29,7 @@ from tests.e2e.helpers import (
     start_gateway,
 )
 from tests.fakes.upstream import FakeUpstream
+from tests.servers import RedisDatabase
 
 # Client model names map to real-looking upstream names (GATEWAY_MODEL_MAP is read from the environment).
 MODEL_MAP = "*haiku*=gpt-5-mini,claude-*=gpt-5"
@@ -57,7 +58,7 @@ class GatewayFactory:
             data_dir=data_dir,
             upstream_url=fake.url,
             upstream_key=self.upstream_key,
-            extra=services_env("gateway_e2e", redis_db=1),
+            extra=services_env("gateway_e2e", redis_db=RedisDatabase.E2E),
         )
         base_env["GATEWAY_MODEL_MAP"] = MODEL_MAP
         self.base_env = base_env

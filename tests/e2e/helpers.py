@@ -34,6 +34,7 @@ from tests.fakes.upstream import (
     sse_frame,
     text_response_events,
 )
+from tests.servers import RedisDatabase
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO_ROOT / "tests" / "node"
@@ -115,18 +116,18 @@ def gateway_env(
     return env
 
 
-def services_env(database: str, redis_db: int) -> dict[str, str]:
+def services_env(database: str, redis_db: RedisDatabase) -> dict[str, str]:
     """When the suite runs on PostgreSQL and Redis (``tests/with_services.py``), gateway processes use them
-    too: ``database`` (created now, empty) on that server and Redis database number ``redis_db`` (the test
-    process itself uses number 0, and flushes it between tests). Empty on SQLite and local memory."""
-    from tests.servers import create_database
+    too: ``database`` (created now, empty) on that server and Redis database ``redis_db`` (``tests/servers.py``
+    ``RedisDatabase``: who uses which). Empty on SQLite and local memory."""
+    from tests.servers import create_database, redis_database
 
     env: dict[str, str] = {}
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres"):
         env["DATABASE_URL"] = create_database(url.rsplit("/", 1)[0] + "/postgres", database)
     if redis := os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = f"{redis.rsplit('/', 1)[0]}/{redis_db}"
+        env["REDIS_URL"] = redis_database(redis, redis_db)
     return env
 
 

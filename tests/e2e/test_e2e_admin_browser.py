@@ -30,7 +30,7 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.fakes.upstream import FakeUpstream, error, json_response, text_response_events, usage_object
-from tests.servers import chromium_bin, need
+from tests.servers import RedisDatabase, chromium_bin, need
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -118,7 +118,7 @@ def shot(tmp_path: Path) -> Shot:
 def gateway(tmp_path: Path, upstream: FakeUpstream) -> Iterator[Gateway]:
     """A gateway on a fresh database (on the suite's PostgreSQL and Redis when it runs on them) whose
     settings' upstream is the session's fake (it must get nothing)."""
-    services = services_env("gateway_admin_browser", redis_db=4)
+    services = services_env("gateway_admin_browser", redis_db=RedisDatabase.ADMIN_BROWSER)
     gateway = launch_gateway(
         "admin-browser",
         data_dir=tmp_path,

@@ -27,7 +27,7 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.fakes.upstream import FakeUpstream, text_response_events
-from tests.servers import shared_services
+from tests.servers import RedisDatabase, shared_services
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ def workers(tmp_path: Path) -> Iterator[tuple[Gateway, Gateway]]:
 
     The maximum snapshot age is long: only the version stamp can make the second worker notice in time.
     """
-    with shared_services("gateway_admin_routes", redis_db=3) as services:
+    with shared_services("gateway_admin_routes", redis_db=RedisDatabase.ADMIN_ROUTES) as services:
         saving = launch_gateway(
             "admin-saving",
             data_dir=tmp_path,

@@ -16,6 +16,7 @@ import pytest
 from tests.e2e.conftest import GatewayFactory, make_client
 from tests.e2e.helpers import Gateway, hang_up_after_first_delta, long_text_stream, wait_until
 from tests.fakes.upstream import FakeUpstream, error, sse_events, text_response_events
+from tests.servers import RedisDatabase, redis_database
 
 TOKEN = "metrics-scrape-token-for-tests"
 REQUEST: dict[str, Any] = {
@@ -111,11 +112,11 @@ def test_metrics_are_off_without_a_token(gateway: Gateway) -> None:
 
 @pytest.fixture(scope="module")
 def flooded(gateways: GatewayFactory) -> Gateway:
-    """A gateway of its own (and, on Redis, a cache database of its own, 8: the admin's browser test has 4):
+    """A gateway of its own (and, on Redis, a cache database of its own):
     the flood blocks 127.0.0.1."""
     extra = {"GATEWAY_LOG_FORMAT": "json"}
     if redis := gateways.base_env.get("REDIS_URL"):
-        extra["REDIS_URL"] = redis.rsplit("/", 1)[0] + "/8"
+        extra["REDIS_URL"] = redis_database(redis, RedisDatabase.OBSERVABILITY_FLOOD)
     return gateways.get("flooded", extra=extra)
 
 

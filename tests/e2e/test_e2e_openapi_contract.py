@@ -35,6 +35,7 @@ from tests.fakes.upstream import (
     text_response_events,
     web_search_response_events,
 )
+from tests.servers import RedisDatabase, redis_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.contract]
 
@@ -170,7 +171,7 @@ def contract_gateway(gateways: GatewayFactory) -> Gateway:
     limit's 429), and must not lock out the other tests' gateways sharing the address."""
     extra = {"GATEWAY_AUTH_FAILURES_PER_MINUTE": "1000000"}
     if redis := gateways.base_env.get("REDIS_URL"):
-        extra["REDIS_URL"] = redis.rsplit("/", 1)[0] + "/5"
+        extra["REDIS_URL"] = redis_database(redis, RedisDatabase.CONTRACT)
     return gateways.get("contract", extra=extra)
 
 

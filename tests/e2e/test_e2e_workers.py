@@ -26,7 +26,7 @@ from tests.e2e.helpers import (
 )
 from tests.fakes.events import text_response_events
 from tests.fakes.upstream import FakeUpstream
-from tests.servers import shared_services
+from tests.servers import RedisDatabase, shared_services
 
 REFRESH = 0.5
 # A change must show within the refresh interval; the slack covers a request in flight and a loaded machine.
@@ -84,7 +84,7 @@ class Workers:
 
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeUpstream) -> Iterator[Workers]:
-    with shared_services("gateway_workers", redis_db=2) as services:
+    with shared_services("gateway_workers", redis_db=RedisDatabase.WORKERS) as services:
         pool = Workers(tmp_path_factory.mktemp("workers"), fake_upstream.url, services)
         try:
             yield pool

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
-from tests.load.gateways import LOAD_REDIS_DB, LoadGateways
+from tests.load.gateways import LoadGateways
 from tests.load.scenarios import Target
-from tests.servers import shared_services
+from tests.servers import RedisDatabase, shared_services
 
 _figures: list[tuple[str, dict[str, Any]]] = []
 
 
 @pytest.fixture(scope="session")
 def load_gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadGateways]:
-    with shared_services("gateway_load", redis_db=LOAD_REDIS_DB) as services, FakeUpstream() as fake:
+    with shared_services("gateway_load", redis_db=RedisDatabase.LOAD) as services, FakeUpstream() as fake:
         gateways = LoadGateways(tmp_path_factory.mktemp("load"), fake, services)
         _running.append(gateways)
         try:

@@ -22,9 +22,8 @@ from tests.e2e.helpers import REPO_ROOT, Gateway, create_client_key, gateway_env
 from tests.fakes.upstream import FakeUpstream
 from tests.load.probes import DatabaseProbe
 from tests.load.scenarios import Target
+from tests.servers import RedisDatabase, redis_database
 
-LOAD_REDIS_DB = 6  # Redis databases of the suite: 0 the test process, 1-5 and 8 other gateways (tests/e2e)
-FLOOD_REDIS_DB = 7
 METRICS_TOKEN = "load-metrics-" + secrets.token_hex(8)
 SMALL_POOL_SLOTS = 5
 SMALL_POOL_WAIT = 0.5
@@ -72,7 +71,7 @@ class LoadGateways:
         if name not in self.running:
             env = {**self.env, **CONFIGURATIONS.get(name, {}), **(extra or {})}
             if name == "flood":
-                env["REDIS_URL"] = env["REDIS_URL"].rsplit("/", 1)[0] + f"/{FLOOD_REDIS_DB}"
+                env["REDIS_URL"] = redis_database(env["REDIS_URL"], RedisDatabase.LOAD_FLOOD)
             self.running[name] = start_gateway(
                 name,
                 env=env,

@@ -37,12 +37,12 @@ from tests.e2e.helpers import (
     start_gateway,
 )
 from tests.fakes.upstream import FakeUpstream, text_response_events
+from tests.servers import RedisDatabase, redis_database
 
 pytestmark = pytest.mark.e2e
 
 DOC = REPO_ROOT / "docs" / "integrate.md"
 SITES = {"startproject asgi.py": "mysite.asgi:application", "docs asgi_api.py": "mysite.asgi_api:application"}
-HOST_REDIS_DB = 5  # the Redis database the host site uses when the suite runs on Redis (others: 0-4, 6-8)
 # The test's own edits of startproject's settings, as any deployment makes them; everything else is the doc's.
 DEPLOYMENT_SETTINGS = 'DEBUG = False\nALLOWED_HOSTS = ["127.0.0.1", "localhost"]\n'
 
@@ -151,7 +151,7 @@ def host(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Ho
     )
     env.pop("PYTHONPATH", None)  # nothing may lead the site back to the checkout
     if redis := os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = f"{redis.rsplit('/', 1)[0]}/{HOST_REDIS_DB}"
+        env["REDIS_URL"] = redis_database(redis, RedisDatabase.HOST_SITE)
     manage(["migrate", "--noinput", "-v", "0"], env, python=python, cwd=site_dir)
     client_key = create_client_key(env, "host-site", python=python, cwd=site_dir)
     return HostSite(python=python, site_dir=site_dir, wheel=wheel, env=env, client_key=client_key)

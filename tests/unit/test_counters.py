@@ -16,7 +16,7 @@ from django.test import override_settings
 from streaming.control.counters import CacheCounters, RedisCounters, counters
 from streaming.control.shared_cache import shared_cache
 from streaming.errors import OverloadedError
-from tests.servers import free_port, need, redis_bin, redis_server
+from tests.servers import RedisDatabase, free_port, need, redis_bin, redis_database, redis_server
 
 pytestmark = pytest.mark.anyio
 
@@ -25,13 +25,13 @@ LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    """Database 9 of the suite's Redis, or of one started for these tests."""
+    """A database of the suite's Redis, or of one started for these tests."""
     if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9"
+        yield redis_database(os.environ["REDIS_URL"], RedisDatabase.COUNTERS)
         return
     need("Redis", redis_bin())
     with redis_server() as url:
-        yield url.rsplit("/", 1)[0] + "/9"
+        yield redis_database(url, RedisDatabase.COUNTERS)
 
 
 @pytest.fixture
