@@ -127,7 +127,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis when REDIS_URL is set (shared by every worker: config version, limits, learned capabilities),
 # else this process's memory: streaming.W004 warns under WEB_CONCURRENCY > 1 and under check --deploy.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+        # A Redis that stops answering fails the admin's saves after 2 s instead of holding them forever.
+        "OPTIONS": {"socket_connect_timeout": 2.0, "socket_timeout": 2.0},
+    }
     if os.environ.get("REDIS_URL")
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }

@@ -30,6 +30,8 @@ from typing import Any, TypeVar, cast
 
 from streaming.conf import gateway_settings
 from streaming.control import capabilities
+from streaming.control.counters import shared_cache_unreachable
+from streaming.control.db_thread import run_in_db_thread
 from streaming.control.routing import Route
 from streaming.translate.request import without_parameter
 from streaming.translate.token_estimate import estimate_input_tokens
@@ -116,6 +118,15 @@ def _sends(payload: Mapping[str, Any], param: str) -> bool:
     return value is not None and (not sub or (isinstance(value, Mapping) and sub in value))
 
 
+async def _learn(upstream: str, upstream_model: str, param: str) -> None:
+    """``capabilities.learn`` in the database thread (Django's cache is synchronous: Redis I/O stays off the
+    loop). When the shared cache is down, nothing is learned and the request goes on."""
+    try:
+        await run_in_db_thread(lambda: capabilities.learn(upstream, upstream_model, param))
+    except Exception as exc:
+        shared_cache_unreachable(exc)
+
+
 async def _learning(
     route: Route, payload: Mapping[str, Any], call: Callable[[Mapping[str, Any]], Awaitable[T]]
 ) -> T:
@@ -132,7 +143,7 @@ async def _learning(
             if param is None or param in left_out or not _sends(payload, param):
                 raise
         left_out.add(param)
-        capabilities.learn(route.upstream.name, route.target.upstream_model, param)
+        await _learn(route.upstream.name, route.target.upstream_model, param)
         payload = without_parameter(cast(ResponsesPayload, payload), param)
 
 
@@ -163,7 +174,7 @@ async def count_tokens(route: Route, payload: Mapping[str, Any]) -> int:
         if mode == "upstream":
             raise
         if exc.status_code in (404, 405, 501):
-            capabilities.learn(upstream.name, route.target.upstream_model, capabilities.COUNTING_ENDPOINT)
+            await _learn(upstream.name, route.target.upstream_model, capabilities.COUNTING_ENDPOINT)
         logger.warning("upstream token counting failed (%s); using the local estimate", exc.status_code)
         return estimate_input_tokens(payload)
 

@@ -1,4 +1,5 @@
-"""Counters every worker shares, for the per-key limits: increments with an expiry, and releases.
+"""Counters every worker shares, for the per-key limits (increments with an expiry, and releases) and the
+configuration's version stamp (``version.py``).
 
 With Django's Redis cache (``REDIS_URL``) they are Redis commands sent from the event loop with
 ``redis.asyncio``, pipelined (one round trip per request, whatever limits the key has), on the very keys
@@ -8,9 +9,9 @@ round trip (on a Redis across the network, half a millisecond a command, and a k
 four). With any other cache (local memory by default) they are that cache's own atomic ``add``/``incr``,
 which for local memory do no I/O.
 
-When Redis cannot be reached, a count raises ``OverloadedError`` (529, which the SDKs retry): the gateway
-cannot tell whether the key is within its limits. The failure is logged at most every
-``_WARN_EVERY_SECONDS``, not once per request.
+When Redis cannot be reached, or does not answer within ``SOCKET_TIMEOUTS``, a count raises
+``OverloadedError`` (529, which the SDKs retry): the gateway cannot tell whether the key is within its
+limits. The failure is logged at most every ``_WARN_EVERY_SECONDS``, not once per request.
 
 A release (a stream's slot given back) comes from a synchronous callback when the request's outcome
 completes; with Redis it is sent by a task on the loop that counted it, and the next count on that loop
@@ -54,6 +55,9 @@ def shared_cache_unreachable(exc: BaseException) -> OverloadedError:
 
 _MAX_CONNECTIONS = 16  # per worker; a pipelined count holds one for a round trip
 _CONNECTION_WAIT_SECONDS = 5.0
+# A Redis that stops answering (a network partition, a paused host) costs a request this long, then a 529,
+# not a wait without end; the cache's own OPTIONS win where they set these.
+SOCKET_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
 
 # Django's own options, not redis-py's (django.core.cache.backends.redis.RedisCacheClient).
 _DJANGO_OPTIONS = frozenset({"serializer", "pool_class", "parser_class"})
@@ -68,6 +72,9 @@ class Counters(Protocol):
 
     def release(self, key: str, ttl: int) -> None:
         """Take one from ``key``, never below zero (from any thread; it may complete later)."""
+
+    async def stamp(self, key: str, fresh: int) -> int:
+        """The number at ``key`` (kept without expiry); ``fresh`` is set there first when there is none."""
 
 
 class CacheCounters:
@@ -89,6 +96,10 @@ class CacheCounters:
         with contextlib.suppress(ValueError):  # expired meanwhile
             if self._cache.decr(key) < 0:
                 self._cache.set(key, 0, timeout=ttl)
+
+    async def stamp(self, key: str, fresh: int) -> int:
+        self._cache.add(key, fresh, timeout=None)
+        return int(self._cache.get(key, fresh))
 
 
 class RedisCounters:
@@ -133,6 +144,18 @@ class RedisCounters:
             raise shared_cache_unreachable(exc) from exc
         return int(replies[-1])
 
+    async def stamp(self, key: str, fresh: int) -> int:
+        # Django's Redis serializer stores an int as its digits, unpickled: Django's ``set`` and this agree.
+        name = self._cache.make_key(key)
+        try:
+            async with self._clients.get().pipeline(transaction=False) as pipe:
+                pipe.set(name, fresh, nx=True)
+                pipe.get(name)
+                replies = await pipe.execute()
+        except self._errors as exc:
+            raise shared_cache_unreachable(exc) from exc
+        return int(replies[-1] or fresh)
+
     def release(self, key: str, ttl: int) -> None:
         try:
             loop = asyncio.get_running_loop()
@@ -158,7 +181,7 @@ def _counters_for(cache: BaseCache) -> Counters:
     if isinstance(cache, RedisCache) and isinstance(config.get("LOCATION"), str):
         # Django writes to the first of several servers; so do these.
         url = config["LOCATION"].replace(";", ",").split(",")[0]
-        options = {
+        options = SOCKET_TIMEOUTS | {
             name: value for name, value in config.get("OPTIONS", {}).items() if name not in _DJANGO_OPTIONS
         }
         return RedisCounters(cache, url, options)

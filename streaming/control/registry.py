@@ -31,6 +31,7 @@ from streaming.control import capabilities
 from streaming.control.counters import shared_cache_unreachable
 from streaming.control.db_thread import run_in_db_thread
 from streaming.control.version import current_version, on_bump
+from streaming.errors import OverloadedError
 from streaming.transport import SETTINGS_UPSTREAM_NAME, Timeouts, UpstreamConfig
 
 logger = logging.getLogger("streaming")
@@ -67,7 +68,7 @@ class RouteRule:
 class Snapshot:
     """The database's configuration at one version; plain data, shared by every request of a worker."""
 
-    version: str
+    version: int
     upstreams: Mapping[int, UpstreamConfig] = field(default_factory=dict)
     default_upstream: UpstreamConfig | None = None
     routes: tuple[RouteRule, ...] = ()
@@ -115,7 +116,7 @@ def upstream_config(row: Any) -> UpstreamConfig:
     )
 
 
-def _load_snapshot(version: str) -> Snapshot:
+def _load_snapshot(version: int) -> Snapshot:
     from streaming.models import ModelRoute, Upstream
 
     upstreams: dict[int, UpstreamConfig] = {}
@@ -189,9 +190,9 @@ class Registry:
             return current
         self._checked = now
         try:
-            version = current_version()
+            version = await current_version()
         except Exception as exc:  # the shared cache is down: serve the configuration this worker has
-            error = shared_cache_unreachable(exc)
+            error = exc if isinstance(exc, OverloadedError) else shared_cache_unreachable(exc)
             if current is None:
                 raise error from exc
             return current

@@ -2,16 +2,19 @@
 
 A shared cache (Redis) makes a change made on one worker visible to all; with a per-process cache
 (local memory) each worker still re-reads its configuration every ``GATEWAY_CONFIG_MAX_AGE_SECONDS``.
+The stamp is a number, which Django's Redis cache stores as plain digits: the admin bumps it through
+Django's cache, and the request path reads it with the counters' non-blocking client (``counters.py``).
 """
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Callable
 
+from streaming.control.counters import counters
 from streaming.control.shared_cache import shared_cache
 
-VERSION_KEY = "streaming:config-version"
+VERSION_KEY = "streaming:config-stamp"
 
 _listeners: list[Callable[[], None]] = []
 
@@ -21,18 +24,18 @@ def on_bump(listener: Callable[[], None]) -> None:
     _listeners.append(listener)
 
 
-def current_version() -> str:
-    """The stamp now in the cache (one is set when there is none: a cold or flushed cache)."""
-    cache = shared_cache()
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        version = cache.get(VERSION_KEY)
-    return str(version)
+def _new_stamp() -> int:
+    return secrets.randbits(62) + 1
+
+
+async def current_version() -> int:
+    """The stamp now in the cache (one is set when there is none: a cold or flushed cache); raises
+    ``OverloadedError`` when the cache cannot be reached."""
+    return await counters().stamp(VERSION_KEY, _new_stamp())
 
 
 def bump_version() -> None:
     """Tell every worker the configuration changed (upstreams, routes, keys, learned capabilities)."""
-    shared_cache().set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    shared_cache().set(VERSION_KEY, _new_stamp(), timeout=None)
     for listener in _listeners:
         listener()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
@@ -54,7 +55,7 @@ def test_a_route_without_an_upstream_is_offered_as_going_to_the_default(admin_cl
 def test_route_priority_and_enabled_are_editable_in_the_list(admin_client: Client) -> None:
     upstream = Upstream.objects.create(name="openai", base_url="https://api.openai.test/v1")
     route = ModelRoute.objects.create(pattern="claude-*", upstream=upstream, upstream_model="gpt-5")
-    before = current_version()
+    before = async_to_sync(current_version)()
 
     response = admin_client.post(
         ROUTES,
@@ -70,7 +71,7 @@ def test_route_priority_and_enabled_are_editable_in_the_list(admin_client: Clien
     assert response.status_code == 302, response.content
     route.refresh_from_db()
     assert (route.priority, route.enabled) == (5, False)
-    assert current_version() != before  # every worker re-reads its routes
+    assert async_to_sync(current_version)() != before  # every worker re-reads its routes
 
 
 def test_a_change_saved_in_a_transaction_bumps_the_version_again_once_committed(
@@ -78,9 +79,9 @@ def test_a_change_saved_in_a_transaction_bumps_the_version_again_once_committed(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         ModelRoute.objects.create(pattern="claude-*", upstream_model="gpt-5")
-        before_commit = current_version()
+        before_commit = async_to_sync(current_version)()
 
-    assert current_version() != before_commit
+    assert async_to_sync(current_version)() != before_commit
 
 
 def test_the_route_list_names_the_default_upstream_for_routes_without_one(admin_client: Client) -> None:

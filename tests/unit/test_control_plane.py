@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import Counter
 from typing import Any
 
@@ -310,6 +311,42 @@ async def test_a_refused_temperature_is_retried_without_and_then_never_sent(api:
     sent = [json.loads(call.request.content).get("temperature") for call in route.calls]
     assert sent == [0.3, None, None]
     assert capabilities.learned("settings") == {"gpt-oss-120b": frozenset({"temperature"})}
+
+
+async def test_what_is_learned_is_written_off_the_event_loop(
+    api: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ModelRoute.objects.acreate(pattern="local-*", upstream_model="gpt-oss-120b")
+    learn, threads = capabilities.learn, []
+
+    def recording(*args: str) -> None:
+        threads.append(threading.current_thread().name)
+        learn(*args)
+
+    monkeypatch.setattr(capabilities, "learn", recording)
+    with respx.mock:
+        respx.post(f"{BASE}/responses").mock(side_effect=refusing("temperature"))
+        await post(api, {**BODY, "model": "local-oss", "temperature": 0.3})
+
+    assert len(threads) == 1
+    assert threads[0].startswith("gateway-db")  # Django's cache is synchronous: Redis I/O in the db thread
+
+
+async def test_when_the_shared_cache_cannot_learn_the_request_is_still_answered(
+    api: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ModelRoute.objects.acreate(pattern="local-*", upstream_model="gpt-oss-120b")
+
+    def unreachable(*args: str) -> None:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(capabilities, "learn", unreachable)
+    with respx.mock:
+        route = respx.post(f"{BASE}/responses").mock(side_effect=refusing("temperature"))
+        response = await post(api, {**BODY, "model": "local-oss", "temperature": 0.3})
+
+    assert response.status_code == 200
+    assert [json.loads(call.request.content).get("temperature") for call in route.calls] == [0.3, None]
 
 
 async def test_thinking_is_forwarded_to_a_model_no_profile_names(api: AsyncClient) -> None:

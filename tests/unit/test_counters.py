@@ -1,10 +1,13 @@
-"""The per-key limits' counters (``streaming.control.counters``): shared through Redis without blocking the
-event loop, on the keys Django's cache uses; through the cache's own atomic operations otherwise."""
+"""The per-key limits' counters and the configuration's version stamp (``streaming.control.counters``):
+shared through Redis without blocking the event loop, on the keys Django's cache uses; through the cache's
+own atomic operations otherwise."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +18,7 @@ from django.test import override_settings
 
 from streaming.control.counters import CacheCounters, RedisCounters, counters
 from streaming.control.shared_cache import shared_cache
+from streaming.control.version import bump_version, current_version
 from streaming.errors import OverloadedError
 from tests.servers import RedisDatabase, free_port, need, redis_bin, redis_database, redis_server
 
@@ -71,6 +75,28 @@ async def test_they_never_call_djangos_blocking_client_on_the_loop(
     assert await slots.incr("streaming:streams:1", 3600, refresh=True) == 1
     slots.release("streaming:streams:1", 3600)
     assert await slots.incr("streaming:streams:1", 3600, refresh=True) == 1
+    assert await current_version() == await current_version()
+
+
+async def test_the_version_stamp_read_from_the_loop_is_the_one_djangos_cache_wrote(
+    on_redis: redis.Redis,
+) -> None:
+    first = await current_version()
+
+    bump_version()  # the admin's save, through Django's synchronous client
+    bumped = await current_version()
+
+    assert first != bumped
+    assert shared_cache().get("streaming:config-stamp") == bumped
+    assert on_redis.ttl(shared_cache().make_key("streaming:config-stamp")) == -1  # never expires
+
+
+async def test_a_flushed_cache_gets_one_new_stamp_that_every_reader_sees(on_redis: redis.Redis) -> None:
+    on_redis.flushdb()
+
+    stamps = await asyncio.gather(*(current_version() for _ in range(20)))
+
+    assert len(set(stamps)) == 1
 
 
 async def test_a_refreshed_count_lives_its_whole_ttl_again(on_redis: redis.Redis) -> None:
@@ -117,9 +143,13 @@ async def test_with_any_other_cache_they_are_its_own_atomic_operations() -> None
         slots.release("streaming:streams:6", 3600)
         slots.release("streaming:streams:6", 3600)
         after = await slots.incr("streaming:streams:6", 3600)
+        stamp = await current_version()
+        bump_version()
+        bumped = await current_version()
 
     assert isinstance(slots, CacheCounters)
     assert (counted, after) == ([1, 2], 1)
+    assert stamp != bumped
 
 
 # --- Redis down -------------------------------------------------------------------------------------------
@@ -165,3 +195,44 @@ async def test_while_redis_is_down_a_worker_serves_the_configuration_it_has() ->
             await cold.snapshot()
 
     assert kept is loaded
+
+
+# --- Redis silent -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_silent() -> Iterator[None]:
+    """Django's cache on a "Redis" that accepts connections and never answers (a partition, a paused host)."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        url = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+        with override_settings(
+            CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+        ):
+            yield
+
+
+@pytest.mark.usefixtures("redis_silent")
+async def test_a_redis_that_never_answers_costs_a_count_its_socket_timeout_then_a_529() -> None:
+    started = time.monotonic()
+    with pytest.raises(OverloadedError, match="shared cache is unreachable"):
+        await counters().incr("streaming:rpm:1:1", 120)
+
+    assert 1.5 < time.monotonic() - started < 5  # SOCKET_TIMEOUTS: 2 s
+
+
+@pytest.mark.usefixtures("redis_silent")
+async def test_while_redis_is_silent_the_loop_keeps_running() -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    with pytest.raises(OverloadedError):
+        await current_version()
+    ticker.cancel()
+
+    assert ticks > 100  # 2 s of waiting for Redis, and the loop ticked all along
