@@ -158,7 +158,7 @@ def several_workers() -> bool:
 
 
 def _check_cache_is_shared(why: str, *, silence: str = "") -> list[CheckMessage]:
-    backend = settings.CACHES.get("default", {}).get("BACKEND")
+    backend = str(settings.CACHES.get("default", {}).get("BACKEND", ""))
     if backend not in PROCESS_LOCAL_CACHES:
         return []
     return [
