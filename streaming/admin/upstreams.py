@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from streaming.admin.probe import PROBE_PATH, probe_all
 from streaming.conf import gateway_settings
 from streaming.control import capabilities
+from streaming.control.counters import shared_cache_unreachable
 from streaming.control.registry import upstream_config
 from streaming.models import ModelRoute, UnreadableSecret, Upstream
 from streaming.transport import SETTINGS_UPSTREAM_NAME
@@ -98,8 +99,13 @@ def set_default(upstream: Upstream) -> None:
         upstream.save(update_fields=["is_default", "updated_at"])
 
 
+_CANNOT_FORGET = "Nothing was forgotten: the shared cache (Redis) is unreachable. Try again once it is back."
+
+
 def _learned_html(name: str) -> SafeString:
-    facts = capabilities.learned(name)
+    facts = capabilities.learned_if_reachable(name)
+    if facts is None:
+        return format_html("{}", "Unknown: the shared cache (Redis) is unreachable.")
     if not facts:
         return format_html("{}", "Nothing: every parameter it was sent so far, it accepted.")
     rows = format_html_join(
@@ -185,7 +191,9 @@ class UpstreamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="Learned")
     def learned_summary(self, obj: Upstream) -> str:
-        facts = capabilities.learned(obj.name)
+        facts = capabilities.learned_if_reachable(obj.name)
+        if facts is None:
+            return "unknown (the shared cache is unreachable)"
         return ", ".join(sorted({param for params in facts.values() for param in params})) or "—"
 
     @admin.action(description=f"Test connection (GET {{base_url}}{PROBE_PATH})", permissions=["change"])
@@ -219,8 +227,13 @@ class UpstreamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Forget what the selected upstreams taught", permissions=["change"])
     def forget_learned(self, request: HttpRequest, queryset: QuerySet[Upstream]) -> None:
         names = [row.name for row in queryset]
-        for name in names:
-            capabilities.forget(name)
+        try:
+            for name in names:
+                capabilities.forget(name)
+        except Exception as exc:
+            shared_cache_unreachable(exc)
+            self.message_user(request, _CANNOT_FORGET, messages.ERROR)
+            return
         self.message_user(
             request, f"Forgot what {', '.join(names)} taught; the next requests ask again.", messages.SUCCESS
         )
@@ -236,8 +249,13 @@ class UpstreamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         """Forget what the settings' upstream (named ``settings``) taught; it has no row to act on."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        capabilities.forget(SETTINGS_UPSTREAM_NAME)
-        self.message_user(request, "Forgot what the settings' upstream taught.", messages.SUCCESS)
+        try:
+            capabilities.forget(SETTINGS_UPSTREAM_NAME)
+        except Exception as exc:
+            shared_cache_unreachable(exc)
+            self.message_user(request, _CANNOT_FORGET, messages.ERROR)
+        else:
+            self.message_user(request, "Forgot what the settings' upstream taught.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:streaming_upstream_changelist"))
 
     def changelist_view(
@@ -251,7 +269,7 @@ class UpstreamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "is_default": not Upstream.objects.filter(is_default=True, enabled=True).exists(),
                 "learned": _learned_html(SETTINGS_UPSTREAM_NAME),
                 "can_forget": self.has_change_permission(request)
-                and bool(capabilities.learned(SETTINGS_UPSTREAM_NAME)),
+                and bool(capabilities.learned_if_reachable(SETTINGS_UPSTREAM_NAME)),
             }
         return response
 

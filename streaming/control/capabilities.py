@@ -16,6 +16,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 
+from streaming.control.counters import shared_cache_unreachable
 from streaming.control.shared_cache import shared_cache
 from streaming.control.version import bump_version
 from streaming.transport import OpenAIUpstreamError
@@ -46,6 +47,15 @@ def learned(upstream: str) -> Learned:
     return {
         str(model): frozenset(params) for model, params in stored.items() if isinstance(params, list | set)
     }
+
+
+def learned_if_reachable(upstream: str) -> Learned | None:
+    """``learned(upstream)``, or None while the shared cache cannot be read (the admin says so)."""
+    try:
+        return learned(upstream)
+    except Exception as exc:
+        shared_cache_unreachable(exc)
+        return None
 
 
 def unsupported(learned_facts: Mapping[str, frozenset[str]], upstream_model: str) -> frozenset[str]:

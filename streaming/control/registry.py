@@ -116,7 +116,7 @@ def upstream_config(row: Any) -> UpstreamConfig:
     )
 
 
-def _load_snapshot(version: int) -> Snapshot:
+def _load_snapshot(version: int, learned_before: Mapping[str, capabilities.Learned]) -> Snapshot:
     from streaming.models import ModelRoute, Upstream
 
     upstreams: dict[int, UpstreamConfig] = {}
@@ -140,7 +140,11 @@ def _load_snapshot(version: int) -> Snapshot:
         if route.upstream_id is None or route.upstream_id in upstreams
     )
     names = {config.name for config in upstreams.values()} | {SETTINGS_UPSTREAM_NAME}
-    learned = {name: facts for name in names if (facts := capabilities.learned(name))}
+    try:
+        learned = {name: facts for name in names if (facts := capabilities.learned(name))}
+    except Exception as exc:  # the shared cache is down: keep what this worker knew
+        shared_cache_unreachable(exc)
+        learned = dict(learned_before)
     return Snapshot(version, upstreams, default, routes, learned)
 
 
@@ -195,15 +199,18 @@ class Registry:
             error = exc if isinstance(exc, OverloadedError) else shared_cache_unreachable(exc)
             if current is None:
                 raise error from exc
-            return current
+            if now - current.loaded < gateway_settings.CONFIG_MAX_AGE_SECONDS:
+                return current
+            version = current.version  # the stamp is unknown; the database still has the configuration
         if (
             current is not None
             and current.version == version
             and now - current.loaded < gateway_settings.CONFIG_MAX_AGE_SECONDS
         ):
             return current
+        learned_before = current.learned if current is not None else {}
         loaded: Snapshot = await self._single_flight(
-            ("snapshot", version), lambda: _load_snapshot(version), self._install
+            ("snapshot", version), lambda: _load_snapshot(version, learned_before), self._install
         )
         return loaded
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from streaming.control.counters import counters
+from streaming.control.counters import counters, shared_cache_unreachable
 from streaming.control.shared_cache import shared_cache
 
 VERSION_KEY = "streaming:config-stamp"
@@ -35,7 +35,14 @@ async def current_version() -> int:
 
 
 def bump_version() -> None:
-    """Tell every worker the configuration changed (upstreams, routes, keys, learned capabilities)."""
-    shared_cache().set(VERSION_KEY, _new_stamp(), timeout=None)
+    """Tell every worker the configuration changed (upstreams, routes, keys, learned capabilities).
+
+    When the shared cache is down the change still stands (an operator must be able to revoke a key during
+    an outage): the other workers re-read their configuration within ``GATEWAY_CONFIG_MAX_AGE_SECONDS``.
+    """
+    try:
+        shared_cache().set(VERSION_KEY, _new_stamp(), timeout=None)
+    except Exception as exc:
+        shared_cache_unreachable(exc)
     for listener in _listeners:
         listener()

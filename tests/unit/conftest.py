@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
+from tests.servers import free_port
 from tests.unit.api_client import _gateway_settings, api, client_key  # noqa: F401  (fixtures)
 
 
@@ -18,6 +19,22 @@ def fake() -> Iterator[FakeUpstream]:
     """A real HTTP/1.1 Responses upstream on loopback, one per test module."""
     with FakeUpstream() as upstream:
         yield upstream
+
+
+@pytest.fixture
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Django's cache on a Redis that is not there (a free port on loopback: connection refused); the
+    warning that says so is logged again at once, whatever an earlier test logged."""
+    from django.test import override_settings
+
+    from streaming.control import counters
+
+    monkeypatch.setattr(counters, "_last_warned", float("-inf"))
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    ):
+        yield
 
 
 @pytest.fixture
@@ -42,9 +59,9 @@ def database_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         counts["keys"] += 1
         return load_identity(key_hash)
 
-    def counted_snapshot(version: str) -> Any:
+    def counted_snapshot(*args: Any) -> Any:
         counts["snapshots"] += 1
-        return load_snapshot(version)
+        return load_snapshot(*args)
 
     monkeypatch.setattr(registry, "_load_identity", counted_identity)
     monkeypatch.setattr(registry, "_load_snapshot", counted_snapshot)

@@ -84,6 +84,30 @@ def test_a_change_saved_in_a_transaction_bumps_the_version_again_once_committed(
     assert async_to_sync(current_version)() != before_commit
 
 
+@pytest.mark.usefixtures("redis_down")
+def test_while_redis_is_down_a_change_saved_in_the_admin_still_stands(
+    admin_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key must be revocable during an outage: workers re-read within GATEWAY_CONFIG_MAX_AGE_SECONDS."""
+    route = ModelRoute.objects.create(pattern="claude-*", upstream_model="gpt-5")
+
+    response = admin_client.post(
+        ROUTES,
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(route.pk),
+            "form-0-priority": "5",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    route.refresh_from_db()
+    assert route.priority == 5
+    assert "the shared cache (Redis) is unreachable" in caplog.text
+
+
 def test_the_route_list_names_the_default_upstream_for_routes_without_one(admin_client: Client) -> None:
     ModelRoute.objects.create(pattern="claude-*", upstream_model="gpt-5")
 

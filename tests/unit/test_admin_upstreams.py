@@ -354,5 +354,30 @@ def test_the_list_shows_and_forgets_what_the_settings_upstream_taught(admin_clie
     assert capabilities.learned("settings") == {}
 
 
+@pytest.mark.usefixtures("redis_down")
+def test_while_redis_is_down_the_upstream_pages_open_and_say_what_they_cannot_know(
+    admin_client: Client,
+) -> None:
+    upstream = make()
+
+    listing = admin_client.get(LIST)
+    page = admin_client.get(change_url(upstream))
+
+    assert (listing.status_code, page.status_code) == (200, 200)
+    assert "Unknown: the shared cache (Redis) is unreachable." in page.content.decode()
+    assert "unknown (the shared cache is unreachable)" in listing.content.decode()
+
+
+@pytest.mark.usefixtures("redis_down")
+def test_while_redis_is_down_forgetting_says_nothing_was_forgotten(admin_client: Client) -> None:
+    upstream = make()
+
+    from_list = act(admin_client, "forget_learned", upstream)
+    settings_one = admin_client.post(f"{LIST}settings/forget/", follow=True)
+
+    cannot = "Nothing was forgotten: the shared cache (Redis) is unreachable. Try again once it is back."
+    assert (shown(from_list), shown(settings_one)) == ([cannot], [cannot])
+
+
 def test_forgetting_the_settings_upstream_takes_a_post(admin_client: Client) -> None:
     assert admin_client.get(f"{LIST}settings/forget/").status_code == 405

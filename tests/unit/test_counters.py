@@ -16,10 +16,12 @@ import redis
 from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 
+from streaming.control import capabilities
 from streaming.control.counters import CacheCounters, RedisCounters, counters
 from streaming.control.shared_cache import shared_cache
 from streaming.control.version import bump_version, current_version
 from streaming.errors import OverloadedError
+from streaming.models import ModelRoute
 from tests.servers import RedisDatabase, free_port, need, redis_bin, redis_database, redis_server
 
 pytestmark = pytest.mark.anyio
@@ -155,16 +157,6 @@ async def test_with_any_other_cache_they_are_its_own_atomic_operations() -> None
 # --- Redis down -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_down() -> Iterator[None]:
-    """Django's cache on a Redis that is not there (a free port on loopback: connection refused)."""
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    with override_settings(
-        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
-    ):
-        yield
-
-
 @pytest.mark.usefixtures("redis_down")
 async def test_while_redis_is_down_a_count_is_a_529_the_sdks_retry() -> None:
     with pytest.raises(OverloadedError, match="shared cache is unreachable"):
@@ -177,6 +169,28 @@ async def test_while_redis_is_down_failed_authentications_still_get_their_401() 
 
     await auth._count_failure("203.0.113.9")  # best effort: nothing raised
     await auth._refuse_if_failing("203.0.113.9")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_while_redis_is_down_a_worker_still_rereads_its_configuration_at_its_max_age(
+    settings: Any,
+) -> None:
+    from streaming.control.registry import Registry
+
+    capabilities.learn("settings", "gpt-5", "temperature")
+    worker = Registry()
+    before = await worker.snapshot()
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    ):
+        await ModelRoute.objects.acreate(pattern="claude-*", upstream_model="gpt-5")  # saved all the same
+        settings.GATEWAY_CONFIG_MAX_AGE_SECONDS = 0
+        worker.look_again()
+        after = await worker.snapshot()
+
+    assert (len(before.routes), len(after.routes)) == (0, 1)  # the database still has the configuration
+    assert after.learned == before.learned == {"settings": {"gpt-5": frozenset({"temperature"})}}
 
 
 @pytest.mark.django_db(transaction=True)
