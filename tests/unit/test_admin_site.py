@@ -52,21 +52,26 @@ def test_a_route_without_an_upstream_is_offered_as_going_to_the_default(admin_cl
     assert '<option value="" selected>— the default upstream —</option>' in page
 
 
-def test_route_priority_and_enabled_are_editable_in_the_list(admin_client: Client) -> None:
-    upstream = Upstream.objects.create(name="openai", base_url="https://api.openai.test/v1")
-    route = ModelRoute.objects.create(pattern="claude-*", upstream=upstream, upstream_model="gpt-5")
-    before = async_to_sync(current_version)()
-
-    response = admin_client.post(
+def set_priority_in_the_list(admin_client: Client, route: ModelRoute, priority: int) -> Any:
+    """Save the route list's form with a new priority for ``route`` (its unchecked "enabled" goes false)."""
+    return admin_client.post(
         ROUTES,
         {
             "form-TOTAL_FORMS": "1",
             "form-INITIAL_FORMS": "1",
             "form-0-id": str(route.pk),
-            "form-0-priority": "5",
+            "form-0-priority": str(priority),
             "_save": "Save",
         },
     )
+
+
+def test_route_priority_and_enabled_are_editable_in_the_list(admin_client: Client) -> None:
+    upstream = Upstream.objects.create(name="openai", base_url="https://api.openai.test/v1")
+    route = ModelRoute.objects.create(pattern="claude-*", upstream=upstream, upstream_model="gpt-5")
+    before = async_to_sync(current_version)()
+
+    response = set_priority_in_the_list(admin_client, route, 5)
 
     assert response.status_code == 302, response.content
     route.refresh_from_db()
@@ -91,16 +96,7 @@ def test_while_redis_is_down_a_change_saved_in_the_admin_still_stands(
     """A key must be revocable during an outage: workers re-read within GATEWAY_CONFIG_MAX_AGE_SECONDS."""
     route = ModelRoute.objects.create(pattern="claude-*", upstream_model="gpt-5")
 
-    response = admin_client.post(
-        ROUTES,
-        {
-            "form-TOTAL_FORMS": "1",
-            "form-INITIAL_FORMS": "1",
-            "form-0-id": str(route.pk),
-            "form-0-priority": "5",
-            "_save": "Save",
-        },
-    )
+    response = set_priority_in_the_list(admin_client, route, 5)
 
     assert response.status_code == 302
     route.refresh_from_db()
