@@ -69,3 +69,18 @@ def test_the_per_event_translation_benchmark_runs() -> None:
 
     assert result.returncode == 0, result.stderr[-5000:]
     assert "decode + translate + encode:" in result.stdout
+
+
+def test_the_per_read_relay_benchmark_runs() -> None:
+    """bench/relay_cpu.py: the relay's Python per read beside a pass-through's loop (docs/performance.md)."""
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "relay_cpu.py"), "--reads", "200"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "relay (decode, translate, encode)" in result.stdout
