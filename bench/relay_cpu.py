@@ -37,29 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 
 
-def sse(event: str, data: dict[str, Any]) -> bytes:
-    from streaming.json_codec import dumps
-
-    return b"event: " + event.encode() + b"\ndata: " + dumps(data) + b"\n\n"
-
-
 def upstream_chunks(reads: int) -> list[bytes]:
-    item = {"id": "msg_0", "type": "message", "role": "assistant", "content": [], "status": "in_progress"}
-    delta = {
-        "type": "response.output_text.delta",
-        "sequence_number": 12,
-        "item_id": "msg_" + "a" * 40,
-        "output_index": 0,
-        "content_index": 0,
-        "delta": "Hello there, ",
-        "logprobs": [],
-        "obfuscation": "abcdefgh",
-    }
-    first = sse("response.created", {"type": "response.created", "response": {"id": "resp_1", "output": []}})
-    first += sse(
-        "response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": item}
-    )
-    return [first] + [sse("response.output_text.delta", delta)] * reads
+    from bench.translate_cpu import stream_start, text_delta
+
+    return [stream_start()] + [text_delta()] * reads
 
 
 def response(chunks: list[bytes]) -> Any:

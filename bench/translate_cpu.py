@@ -28,6 +28,30 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + dumps(data) + b"\n\n"
 
 
+def stream_start() -> bytes:
+    """The events before the first text delta: ``response.created`` and the message item."""
+    item = {"id": "msg_0", "type": "message", "role": "assistant", "content": [], "status": "in_progress"}
+    start = sse("response.created", {"type": "response.created", "response": {"id": "resp_1", "output": []}})
+    return start + sse(
+        "response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": item}
+    )
+
+
+def text_delta() -> bytes:
+    """One text delta as OpenAI writes it (about 250 bytes of SSE)."""
+    delta = {
+        "type": "response.output_text.delta",
+        "sequence_number": 12,
+        "item_id": "msg_" + "a" * 40,
+        "output_index": 0,
+        "content_index": 0,
+        "delta": "Hello there, ",
+        "logprobs": [],
+        "obfuscation": "abcdefgh",
+    }
+    return sse("response.output_text.delta", delta)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20000)
@@ -41,22 +65,7 @@ def main() -> None:
     from streaming.transport.sse_decoder import SSEDecoder
     from tests.unit.test_stream_translator import ctx
 
-    item = {"id": "msg_0", "type": "message", "role": "assistant", "content": [], "status": "in_progress"}
-    start = sse("response.created", {"type": "response.created", "response": {"id": "resp_1", "output": []}})
-    start += sse(
-        "response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": item}
-    )
-    delta = {
-        "type": "response.output_text.delta",
-        "sequence_number": 12,
-        "item_id": "msg_" + "a" * 40,
-        "output_index": 0,
-        "content_index": 0,
-        "delta": "Hello there, ",
-        "logprobs": [],
-        "obfuscation": "abcdefgh",
-    }
-    raw = sse("response.output_text.delta", delta)
+    start, raw = stream_start(), text_delta()
 
     translator, decoder = StreamTranslator(ctx()), SSEDecoder()
     translate_batch(translator, decoder.feed(start))
